@@ -1,0 +1,74 @@
+# JLR data platform. `make help` lists the targets; every target is safe to run twice.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV  := .venv
+PY    := $(VENV)/bin/python
+DBT   := $(VENV)/bin/dbt
+# Exports the local stack's settings (ports, users, generated passwords) for dbt and psql.
+WITH_ENV := eval "$$($(PY) -m ingestion.settings --shell)" &&
+
+SCALE ?= 0.01
+SEED  ?= 42
+DAYS  ?= 1
+TABLES ?=
+FULL_REFRESH ?=
+DOCS_PORT ?= 8080
+PYTEST_ARGS ?=
+
+.PHONY: help setup up down status seed changes ingest build docs lint test demo lock clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+setup: ## Install system packages (MariaDB, PostgreSQL, Java 17) and the Python venv
+	@bash scripts/setup.sh
+
+up: setup ## Start MariaDB (127.0.0.1:3307) and PostgreSQL (127.0.0.1:5433) under .local/
+	@bash scripts/stack.sh up
+
+down: ## Stop the local servers (data stays in .local/)
+	@if [ -x $(PY) ]; then bash scripts/stack.sh down; else echo "nothing to stop"; fi
+
+status: ## Show the local servers, their ports, data directories and logs
+	@bash scripts/stack.sh status
+
+seed: up ## (Re)create the demo source database jlr_ops: SCALE=0.01 SEED=42
+	@$(PY) -m ingestion seed --scale $(SCALE) --seed $(SEED)
+
+changes: up ## Apply DAYS=1 days of realistic change to the demo source
+	@$(PY) -m ingestion changes --days $(DAYS) --seed $(SEED)
+
+ingest: up ## Extract -> crawl -> curate (Spark) -> load, for TABLES=a,b (default all)
+	@$(PY) -m ingestion ingest $(if $(TABLES),--tables $(TABLES)) $(if $(FULL_REFRESH),--full-refresh)
+
+build: up ## dbt build (models, tests, seeds, snapshots) on the local warehouse
+	@$(WITH_ENV) $(DBT) build
+
+docs: up ## Generate the dbt docs site (also target/static_index.html) and serve it on 127.0.0.1:8080
+	@$(WITH_ENV) $(DBT) docs generate --static
+	@echo "docs: static site target/static_index.html; serving on http://127.0.0.1:$(DOCS_PORT) (Ctrl-C stops)"
+	@$(WITH_ENV) $(DBT) docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
+
+lint: setup ## ruff on the Python code
+	@$(VENV)/bin/ruff check ingestion glue_jobs tests
+
+test: setup ## Run the test suite (starts the local stack; tests use their own databases and lake)
+	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+demo: ## The whole demo: setup, up, seed, ingest, dbt build, docs generate
+	@$(MAKE) --no-print-directory up
+	@$(MAKE) --no-print-directory seed
+	@$(MAKE) --no-print-directory ingest
+	@$(WITH_ENV) $(DBT) build
+	@$(WITH_ENV) $(DBT) docs generate --static
+	@$(PY) -m ingestion where
+
+lock: ## Re-resolve requirements.lock from pyproject.toml (needs the package registry)
+	@rm -rf .lock-venv && python3 -m venv .lock-venv && .lock-venv/bin/pip install -q -e '.[dev]'
+	@(echo "# Resolved dependency set installed by 'make setup' (regenerate: make lock). Python 3.11."; \
+	  .lock-venv/bin/pip freeze --exclude-editable) > requirements.lock && rm -rf .lock-venv
+	@echo "requirements.lock: $$(grep -vc '^#' requirements.lock) packages"
+
+clean: down ## Stop the servers and delete .local/ (all local data), target/ and logs/
+	@rm -rf .local target logs

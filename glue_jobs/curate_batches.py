@@ -1,0 +1,180 @@
+"""The curate job's I/O: pending raw runs in, curated Parquet batches and rejects out.
+
+A batch is committed by its manifest, written last, after the written files were read back and
+the counts reconciled: ``extracted = curated + rejected + duplicates_removed``. Re-running after a
+kill rewrites the same batch (its id is the raw run id); a committed batch is never redone.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from glue_jobs.curation import (
+    CORRUPT,
+    apply_contract,
+    deduplicate,
+    raw_schema,
+    reject_records,
+    split_rejects,
+    with_lineage,
+)
+from ingestion.catalog import LocalCatalog, contract_from_columns, raw_database
+from ingestion.curated import (
+    CURATED_FORMAT,
+    LINEAGE_COLUMNS,
+    batch_prefix,
+    curated_raw_manifests,
+    rejects_prefix,
+)
+from ingestion.errors import CurateError
+from ingestion.lake import Lake
+
+ROWS_PER_FILE = int(os.environ.get("JLR_CURATED_ROWS_PER_FILE", "2000000"))
+
+
+def build_spark(app_name: str) -> SparkSession:
+    """Glue's session inside AWS Glue; a local-mode session elsewhere. Same settings both ways."""
+    try:  # pragma: no cover - only inside AWS Glue
+        from awsglue.context import GlueContext
+        from pyspark.context import SparkContext
+
+        spark = GlueContext(SparkContext.getOrCreate()).spark_session
+    except ImportError:
+        spark = (
+            SparkSession.builder.master(os.environ.get("JLR_SPARK_MASTER", "local[2]"))
+            .appName(app_name)
+            .config("spark.driver.memory", os.environ.get("JLR_SPARK_DRIVER_MEMORY", "2g"))
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.hadoop.fs.file.impl.disable.cache", "true")
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("WARN")
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    spark.conf.set("spark.sql.parquet.compression.codec", "zstd")
+    return spark
+
+
+@dataclass
+class BatchResult:
+    table: str
+    batch_id: str
+    manifest_key: str
+    extracted: int
+    curated: int
+    rejected: int
+    duplicates_removed: int
+    files: int
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _read_raw(spark: SparkSession, lake: Lake, manifest: dict, contract: list[dict]) -> DataFrame:
+    schema = raw_schema(contract)
+    paths = [lake.url(f["key"]) for f in manifest["files"]]
+    if not paths:
+        df = spark.createDataFrame([], schema)
+        return df.withColumn("_source_file", F.lit(None).cast("string"))
+    df = (spark.read.schema(schema).option("mode", "PERMISSIVE")
+          .option("columnNameOfCorruptRecord", CORRUPT).json(paths))
+    return df.withColumn("_source_file", F.input_file_name())
+
+
+def _written_files(spark: SparkSession, lake: Lake, prefix: str, fmt: str) -> list[dict]:
+    """Files really written under prefix with their row counts (read back, not assumed)."""
+    reader = spark.read.parquet if fmt == "parquet" else spark.read.text
+    counts = (reader(lake.url(prefix + "/")).groupBy(F.input_file_name().alias("f")).count()
+              .collect())
+    return sorted(({"key": lake.key_of(r["f"]), "rows": r["count"]} for r in counts),
+                  key=lambda f: f["key"])
+
+
+def curate_batch(spark: SparkSession, lake: Lake, source: str, table: str, raw_key: str,
+                 contract: list[dict], primary_key: list[str], cursor: str | None) -> BatchResult:
+    started = time.perf_counter()
+    manifest = lake.get_json(raw_key)
+    batch_id = manifest["run_id"]
+    names = [c["name"] for c in contract]
+    checked = apply_contract(_read_raw(spark, lake, manifest, contract), contract, primary_key)
+    checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        extracted = checked.count()
+        if extracted != manifest["row_count"]:
+            raise CurateError(f"{table} batch {batch_id}: raw files hold {extracted} rows but the "
+                              f"raw manifest says {manifest['row_count']}")
+        good, bad = split_rejects(checked)
+        good_rows = good.count()
+        distinct_keys = good.select(*primary_key).distinct().count()
+        curated = with_lineage(deduplicate(good, primary_key, cursor, names), batch_id,
+                               manifest["extracted_at"])
+        curated = curated.select(*names, *[c[0] for c in LINEAGE_COLUMNS])
+        target = batch_prefix(source, table, batch_id)
+        n_files = max(1, math.ceil(good_rows / ROWS_PER_FILE))
+        curated.repartition(n_files).write.mode("overwrite").parquet(lake.url(target + "/"))
+        rejects_at = rejects_prefix(source, table, batch_id)
+        lake.delete_prefix(rejects_at)
+        rejected = extracted - good_rows
+        if rejected:
+            reject_records(bad, batch_id).coalesce(1).write.mode("overwrite").json(
+                lake.url(rejects_at + "/"))
+    finally:
+        pass
+    files = _written_files(spark, lake, target, "parquet")
+    written = sum(f["rows"] for f in files)
+    written_rejects = (sum(f["rows"] for f in _written_files(spark, lake, rejects_at, "json"))
+                       if rejected else 0)
+    duplicates = good_rows - distinct_keys
+    checked.unpersist()
+    if extracted != written + written_rejects + duplicates:
+        raise CurateError(f"{table} batch {batch_id}: counts do not reconcile: extracted "
+                          f"{extracted} != curated {written} + rejected {written_rejects} + "
+                          f"duplicates {duplicates}")
+    columns = [{"name": c["name"], "column_type": c["column_type"], "nullable": c["nullable"],
+                **{k: c["types"][k] for k in ("spark", "postgres", "redshift")}}
+               for c in contract]
+    columns += [{"name": n, "column_type": "lineage", "nullable": n == "_source_file",
+                 "spark": s, "postgres": p, "redshift": r} for n, s, p, r in LINEAGE_COLUMNS]
+    result = BatchResult(table, batch_id, f"{target}/_manifest.json", extracted, written,
+                         written_rejects, duplicates, len(files), 0.0)
+    lake.put_json(result.manifest_key, {
+        "format": CURATED_FORMAT, "source": source, "table": table, "batch_id": batch_id,
+        "mode": manifest["mode"], "raw_manifests": [raw_key], "primary_key": primary_key,
+        "cursor": cursor, "columns": columns, "files": files,
+        "rejects_prefix": rejects_at if written_rejects else None,
+        "counts": {"extracted": extracted, "curated": written, "rejected": written_rejects,
+                   "duplicates_removed": duplicates},
+        "zero_dates_nulled": manifest.get("zero_dates", {}),
+        "extracted_at": manifest["extracted_at"], "curated_at": datetime.now(UTC).isoformat(),
+    })
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def curate_table(spark: SparkSession, lake: Lake, catalog: LocalCatalog, source: str,
+                 table: str) -> list[BatchResult]:
+    """Curate every committed raw run of the table that has no curated batch yet."""
+    database = raw_database(source)
+    definition = catalog.get_table(database, table)
+    primary_key = definition["Parameters"]["jlr.primary_key"].split(",")
+    cursor = definition["Parameters"].get("jlr.cursor") or None
+    done = curated_raw_manifests(lake, source, table)
+    results = []
+    for partition in catalog.get_partitions(database, table):
+        raw_key = partition["Parameters"]["jlr.manifest"]
+        if raw_key in done:
+            continue
+        contract = contract_from_columns(table, partition["StorageDescriptor"]["Columns"])
+        results.append(curate_batch(spark, lake, source, table, raw_key, contract, primary_key,
+                                    cursor))
+    return results

@@ -1,0 +1,47 @@
+"""Glue job 1: raw tables in the Data Catalog -> curated, typed Parquet (Glue 5.1, Spark 3.5).
+
+Arguments (Glue's ``--NAME value`` form):
+  --JOB_NAME   job name (Glue passes it)
+  --LAKE_URI   lake root: s3://bucket/prefix on AWS, file:///dir locally
+  --SOURCE     source name, e.g. jlr_ops (the raw database is <SOURCE>_raw)
+  --TABLES     optional comma-separated table names; default: every table in the raw database
+
+Prints one JSON line per curated batch and a final summary line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from glue_jobs.curate_batches import build_spark, curate_table
+from glue_jobs.glue_args import resolve_args
+from ingestion.catalog import LocalCatalog, raw_database
+from ingestion.errors import PlatformError
+from ingestion.lake import open_lake
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = resolve_args(argv, ["JOB_NAME", "LAKE_URI", "SOURCE"], {"TABLES": ""})
+        lake = open_lake(args["LAKE_URI"])
+        catalog = LocalCatalog(lake)
+        tables = [t for t in args["TABLES"].split(",") if t] or catalog.list_tables(
+            raw_database(args["SOURCE"]))
+        spark = build_spark(args["JOB_NAME"])
+        batches = 0
+        for table in tables:
+            for result in curate_table(spark, lake, catalog, args["SOURCE"], table):
+                batches += 1
+                print(json.dumps({"event": "batch_curated", **result.as_dict()}), flush=True)
+        print(json.dumps({"event": "curate_finished", "tables": len(tables),
+                          "batches": batches}), flush=True)
+        return 0
+    except PlatformError as exc:
+        print(json.dumps({"event": "curate_failed", "error": str(exc)}), flush=True)
+        print(f"curate: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Glue-style job arguments (``--NAME value``), read the same way in Glue and locally.
+
+In Glue, ``awsglue.utils.getResolvedOptions`` is used; elsewhere an equivalent parser that, like
+it, takes the names of required options, accepts ``--NAME value`` and ``--NAME=value``, and
+ignores the other arguments Glue passes (``--job-bookmark-option`` ...). Optional arguments take
+the defaults given.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ingestion.errors import ConfigError
+
+try:  # pragma: no cover - only inside AWS Glue
+    from awsglue.utils import getResolvedOptions as _glue_resolve
+except ImportError:  # local: the same contract, our parser
+    _glue_resolve = None
+
+
+def _parse(argv: list[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("--"):
+            name, eq, value = arg[2:].partition("=")
+            if not eq:
+                if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                    value = argv[i + 1]
+                    i += 1
+                else:
+                    value = ""
+            values[name] = value
+        i += 1
+    return values
+
+
+def resolve_args(argv: list[str] | None, required: list[str],
+                 optional: dict[str, str] | None = None) -> dict[str, str]:
+    argv = sys.argv if argv is None else argv
+    given = _parse(argv[1:])
+    names = list(required) + [n for n in (optional or {}) if n in given]
+    if _glue_resolve is not None:
+        resolved = _glue_resolve(argv, names)
+    else:
+        missing = [n for n in required if n not in given]
+        if missing:
+            raise ConfigError("missing job arguments: " + ", ".join(f"--{n}" for n in missing))
+        resolved = {n: given[n] for n in names}
+    return {**(optional or {}), **resolved}

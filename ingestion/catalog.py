@@ -1,0 +1,158 @@
+"""The catalog boundary: Glue Data Catalog table definitions, and the crawl that writes them.
+
+Locally the catalog is JSON files under the lake (``_catalog/<database>/<table>.json``) holding
+exactly the shapes of Glue's ``GetTable`` / ``GetPartitions`` answers, so the curate job reads the
+same structure on a laptop and in Glue. The local crawl registers what committed raw manifests
+describe: each table's columns (with the MySQL contract in column Parameters) and one partition
+per committed extract run. A changed source schema produces a new table version, never a mix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ingestion.errors import CatalogError
+from ingestion.extract import committed_manifests, raw_prefix
+from ingestion.lake import Lake
+
+JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
+TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
+TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+CONTRACT_KEYS = ("data_type", "column_type", "nullable", "char_max_length", "numeric_precision",
+                 "numeric_scale", "datetime_precision", "charset", "is_json")
+
+
+def raw_database(source: str) -> str:
+    return f"{source}_raw"
+
+
+def _hive_type(types: dict[str, str]) -> str:
+    """The type a Glue crawler would register for the raw JSON value."""
+    raw, spark = types["raw"], types["spark"]
+    if raw in ("int", "bits"):
+        return "boolean" if spark == "boolean" else spark
+    if raw == "float":
+        return "double"
+    if raw == "bool":
+        return "tinyint"
+    return "string"
+
+
+def glue_columns(manifest: dict) -> list[dict]:
+    return [
+        {"Name": c["name"], "Type": _hive_type(c["types"]),
+         "Comment": c["column_type"],
+         "Parameters": {"jlr.mysql." + k: str(c[k]) for k in CONTRACT_KEYS}
+         | {"jlr.type." + k: v for k, v in c["types"].items()}}
+        for c in manifest["columns"]
+    ]
+
+
+def contract_from_columns(name: str, columns: list[dict]) -> list[dict]:
+    """Back from Glue columns to the per-column contract the curate job needs."""
+    out = []
+    for col in columns:
+        params = col.get("Parameters", {})
+        types = {k.removeprefix("jlr.type."): v for k, v in params.items()
+                 if k.startswith("jlr.type.")}
+        if not types:
+            raise CatalogError(f"table {name}: column {col['Name']} carries no "
+                               "contract; run the crawl again")
+        nullable = params.get("jlr.mysql.nullable", "True") == "True"
+        out.append({"name": col["Name"], "types": types, "nullable": nullable,
+                    "column_type": col.get("Comment", "")})
+    return out
+
+
+class LocalCatalog:
+    """Glue-API-shaped catalog stored as JSON in the lake."""
+
+    def __init__(self, lake: Lake):
+        self.lake = lake
+
+    def _key(self, database: str, table: str) -> str:
+        return f"_catalog/{database}/{table}.json"
+
+    def get_table(self, database: str, table: str) -> dict:
+        key = self._key(database, table)
+        if not self.lake.exists(key):
+            raise CatalogError(f"table {database}.{table} is not in the catalog: run the crawl "
+                               "(make ingest runs it)")
+        return self.lake.get_json(key)["Table"]
+
+    def get_partitions(self, database: str, table: str) -> list[dict]:
+        key = f"_catalog/{database}/{table}.partitions.json"
+        return self.lake.get_json(key)["Partitions"] if self.lake.exists(key) else []
+
+    def list_tables(self, database: str) -> list[str]:
+        keys = self.lake.list(f"_catalog/{database}/", ".json")
+        return [k.rsplit("/", 1)[1][:-5] for k in keys
+                if k.count("/") == 2 and not k.endswith(".partitions.json")]
+
+    def put_version(self, database: str, table: dict) -> None:
+        self.lake.put_json(f"_catalog/{database}/_versions/{table['Name']}/"
+                           f"{int(table['VersionId']):06d}.json", {"Table": table})
+
+    def get_versions(self, database: str, table: str) -> list[dict]:
+        keys = self.lake.list(f"_catalog/{database}/_versions/{table}/", ".json")
+        return [self.lake.get_json(k)["Table"] for k in keys] + [self.get_table(database, table)]
+
+    def put_table(self, database: str, table: dict, partitions: list[dict]) -> None:
+        self.lake.put_json(f"_catalog/{database}/{table['Name']}.partitions.json",
+                           {"Partitions": partitions})
+        self.lake.put_json(self._key(database, table["Name"]), {"Table": table})
+
+
+@dataclass
+class CrawlResult:
+    table: str
+    version: int
+    partitions: int
+    changed: bool
+
+
+def crawl_table(lake: Lake, catalog: LocalCatalog, source: str, table: str) -> CrawlResult:
+    """Register the table from its committed raw manifests (the local Glue crawler)."""
+    manifests = committed_manifests(lake, source, table)
+    if not manifests:
+        raise CatalogError(f"no committed raw data for {source}.{table}: extract it first")
+    latest = lake.get_json(manifests[-1])
+    database = raw_database(source)
+    columns = glue_columns(latest)
+    now = datetime.now(UTC).isoformat()
+    try:
+        current = catalog.get_table(database, table)
+    except CatalogError:
+        current = None
+    changed = current is None or current["StorageDescriptor"]["Columns"] != columns
+    version = (int(current.get("VersionId", "0")) if current else 0) + (1 if changed else 0)
+    location = lake.url(raw_prefix(source, table) + "/")
+    storage = {"Columns": columns, "Location": location, "InputFormat": TEXT_INPUT,
+               "OutputFormat": TEXT_OUTPUT, "Compressed": True,
+               "SerdeInfo": {"SerializationLibrary": JSON_SERDE}}
+    definition = {
+        "Name": table, "DatabaseName": database, "TableType": "EXTERNAL_TABLE",
+        "VersionId": str(version),
+        "CreateTime": current["CreateTime"] if current else now, "UpdateTime": now,
+        "StorageDescriptor": storage,
+        "PartitionKeys": [{"Name": "run", "Type": "string"}],
+        "Parameters": {"classification": "json", "compressionType": "gzip",
+                       "jlr.source": source, "jlr.primary_key": ",".join(latest["primary_key"]),
+                       "jlr.cursor": latest.get("cursor") or "",
+                       "jlr.latest_manifest": manifests[-1]},
+    }
+    # Each partition keeps the columns of its own extract, as Glue partitions do: a batch is
+    # always read with the schema it was written with.
+    partitions = []
+    for key in manifests:
+        run = key.split("/run=")[1].split("/")[0]
+        part_columns = columns if key == manifests[-1] else glue_columns(lake.get_json(key))
+        partitions.append({"Values": [run], "DatabaseName": database, "TableName": table,
+                           "StorageDescriptor": {**storage, "Columns": part_columns,
+                                                 "Location": lake.url(key.rsplit("/", 1)[0] + "/")},
+                           "Parameters": {"jlr.manifest": key}})
+    if changed and current is not None:  # keep the superseded version, like GetTableVersions
+        catalog.put_version(database, current)
+    catalog.put_table(database, definition, partitions)
+    return CrawlResult(table, version, len(partitions), changed)

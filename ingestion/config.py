@@ -1,0 +1,96 @@
+"""Source configuration: one YAML file per MySQL source, validated once, at the edge.
+
+Errors name the file, the table and the field, e.g.
+``ingestion/sources/jlr_ops.yml: tables.sales_orders.primary_key: ...``. Identifiers are checked
+here for shape; ``extract`` checks them again against the live information_schema before use.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from ingestion.errors import ConfigError
+
+SOURCES_DIR = Path(__file__).resolve().parent / "sources"
+# Conservative identifier shape: anything else is rejected before it gets near SQL.
+Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")]
+
+
+class TableConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    primary_key: list[Identifier] | None = Field(
+        default=None, description="defaults to the table's PRIMARY KEY in information_schema")
+    mode: Literal["full"] = Field(
+        default="full", description="full: each run extracts a consistent snapshot")
+    cursor: Identifier | None = Field(
+        default=None, description="change-tracking column (e.g. updated_at): the latest wins "
+        "when a key arrives twice")
+    chunk_rows: int = Field(default=200_000, ge=1_000, le=10_000_000,
+                            description="rows per raw file")
+
+
+class SourceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Identifier
+    description: str = ""
+    database: Identifier = Field(description="MySQL schema; JLR_MYSQL_DATABASE overrides it")
+    warehouse_schema: Identifier = Field(description="schema of the staging tables")
+    tables: dict[Identifier, TableConfig] = Field(min_length=1)
+    path: Path | None = Field(default=None, exclude=True)
+
+
+def _format_error(path: Path, error: dict) -> str:
+    location = ".".join(str(p) for p in error["loc"])
+    message = error["msg"]
+    if error["type"] == "string_pattern_mismatch":
+        message = f"{error.get('input')!r} is not a valid identifier"
+    elif error["type"] == "extra_forbidden":
+        message = "unknown field"
+    return f"{path}: {location}: {message}"
+
+
+def load_source(path: Path | str) -> SourceConfig:
+    path = Path(path)
+    if not path.is_file():
+        name = path.stem
+        candidate = SOURCES_DIR / f"{name}.yml"
+        if path.parent == Path(".") and candidate.is_file():
+            path = candidate
+        else:
+            raise ConfigError(f"{path}: source configuration not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") \
+            from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    try:
+        config = SourceConfig.model_validate({**data, "path": path})
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_format_error(path, e) for e in exc.errors())) from None
+    return config
+
+
+def select_tables(config: SourceConfig, wanted: list[str] | None) -> list[str]:
+    """The configured tables to process, in file order; unknown names are an error."""
+    if not wanted:
+        return list(config.tables)
+    unknown = [t for t in wanted if t not in config.tables]
+    if unknown:
+        raise ConfigError(f"{config.path}: tables: {', '.join(unknown)} not configured "
+                          f"(configured: {', '.join(config.tables)})")
+    return [t for t in config.tables if t in wanted]
+
+
+def valid_identifier(name: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]{0,63}", name))

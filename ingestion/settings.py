@@ -1,0 +1,158 @@
+"""Local connection settings: one source of truth for the stack script, the CLI, dbt and tests.
+
+Every value comes from an environment variable when set. Otherwise non-secret values take the
+documented defaults below, and passwords come from ``<JLR_LOCAL_DIR>/stack.env``, which
+``make up`` writes once with random passwords (mode 0600, git-ignored). No password is written in
+code, and ``Settings.__repr__`` never shows one.
+
+``python -m ingestion.settings --shell`` prints ``export`` lines for shells (the stack script and
+the venv's activate script use it); ``--init`` creates ``stack.env`` when it is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# name -> default; None means "secret: generated into stack.env".
+DEFAULTS: dict[str, str | None] = {
+    "JLR_LOCAL_DIR": str(REPO_ROOT / ".local"),
+    "JLR_MYSQL_HOST": "127.0.0.1",
+    "JLR_MYSQL_PORT": "3307",
+    "JLR_MYSQL_USER": "jlr",
+    "JLR_MYSQL_PASSWORD": None,
+    "JLR_MYSQL_DATABASE": "jlr_ops",
+    "JLR_PG_HOST": "127.0.0.1",
+    "JLR_PG_PORT": "5433",
+    "JLR_PG_USER": "jlr",
+    "JLR_PG_PASSWORD": None,
+    "JLR_PG_DATABASE": "jlr_warehouse",
+    "JLR_LAKE_URI": "",  # default derived from JLR_LOCAL_DIR below
+}
+SECRET_NAMES = tuple(name for name, default in DEFAULTS.items() if default is None)
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def local_dir(environ: dict[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    return Path(env.get("JLR_LOCAL_DIR") or DEFAULTS["JLR_LOCAL_DIR"]).resolve()
+
+
+def init_stack_env(environ: dict[str, str] | None = None) -> Path:
+    """Create stack.env with random passwords (or the ones given in the environment)."""
+    env = os.environ if environ is None else environ
+    path = local_dir(env) / "stack.env"
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# Local stack passwords, generated once by `make up`. Environment variables win."]
+    for name in SECRET_NAMES:
+        lines.append(f"{name}={env.get(name) or secrets.token_urlsafe(18)}")
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def resolve(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """All JLR_* settings with environment > stack.env > defaults."""
+    env = os.environ if environ is None else environ
+    ldir = local_dir(env)
+    stored = _read_env_file(ldir / "stack.env")
+    values: dict[str, str] = {}
+    for name, default in DEFAULTS.items():
+        value = env.get(name) or stored.get(name) or default or ""
+        values[name] = value
+    values["JLR_LOCAL_DIR"] = str(ldir)
+    if not values["JLR_LAKE_URI"]:
+        values["JLR_LAKE_URI"] = f"file://{ldir / 'lake'}"
+    return values
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    database: str
+
+    def __repr__(self) -> str:  # never show the password
+        return f"Endpoint({self.user}@{self.host}:{self.port}/{self.database})"
+
+
+@dataclass(frozen=True)
+class Settings:
+    local_dir: Path
+    lake_uri: str
+    mysql: Endpoint
+    postgres: Endpoint
+
+    @classmethod
+    def load(cls, environ: dict[str, str] | None = None) -> Settings:
+        v = resolve(environ)
+        return cls(
+            local_dir=Path(v["JLR_LOCAL_DIR"]),
+            lake_uri=v["JLR_LAKE_URI"],
+            mysql=Endpoint(
+                v["JLR_MYSQL_HOST"], int(v["JLR_MYSQL_PORT"]), v["JLR_MYSQL_USER"],
+                v["JLR_MYSQL_PASSWORD"], v["JLR_MYSQL_DATABASE"],
+            ),
+            postgres=Endpoint(
+                v["JLR_PG_HOST"], int(v["JLR_PG_PORT"]), v["JLR_PG_USER"],
+                v["JLR_PG_PASSWORD"], v["JLR_PG_DATABASE"],
+            ),
+        )
+
+    def with_databases(self, mysql_db: str | None = None, pg_db: str | None = None,
+                       lake_uri: str | None = None) -> Settings:
+        """A copy pointing at other databases / another lake (tests use their own)."""
+        def swap(ep: Endpoint, db: str | None) -> Endpoint:
+            return ep if db is None else Endpoint(ep.host, ep.port, ep.user, ep.password, db)
+        return Settings(self.local_dir, lake_uri or self.lake_uri,
+                        swap(self.mysql, mysql_db), swap(self.postgres, pg_db))
+
+
+def _shell_quote(value: str) -> str:
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingestion.settings", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--init", action="store_true", help="create stack.env if missing")
+    parser.add_argument("--shell", action="store_true", help="print export lines")
+    args = parser.parse_args(argv)
+    if args.init:
+        init_stack_env()
+    if args.shell:
+        for name, value in resolve().items():
+            print(f"export {name}={_shell_quote(value)}")
+    elif not args.init:
+        settings = Settings.load()
+        for f in fields(settings):
+            print(f"{f.name}: {getattr(settings, f.name)!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# make setup: system packages (MariaDB, PostgreSQL, Java 17, Python venv support) and the .venv.
+# Idempotent: when everything is present it only checks, in about a second.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+LOCK="$ROOT/requirements.lock"
+STAMP="$VENV/.jlr-installed"
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
+
+# --------------------------------------------------------------- system packages
+pick_python() {
+  local p
+  for p in "${PYTHON:-}" python3.11 python3.12 python3; do
+    [ -n "$p" ] && command -v "$p" >/dev/null 2>&1 || continue
+    if "$p" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 12) else 1)'; then
+      echo "$p"; return 0
+    fi
+  done
+  return 1
+}
+
+missing=()
+command -v mariadbd >/dev/null 2>&1 || missing+=(mariadb-server)
+command -v mariadb >/dev/null 2>&1 || missing+=(mariadb-client)
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+if ! java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])'; then missing+=(openjdk-17-jre-headless); fi
+PY="$(pick_python || true)"
+if [ -z "$PY" ]; then missing+=(python3); PY=python3; fi
+if ! "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1; then missing+=(python3-venv); fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then SUDO=(); elif sudo -n true 2>/dev/null; then SUDO=(sudo -n); else
+    die "missing system packages; run: sudo apt-get install -y ${missing[*]}"; fi
+  command -v apt-get >/dev/null || die "missing system packages (${missing[*]}) and no apt-get here: install them with your package manager"
+  say "installing ${missing[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  PY="$(pick_python)" || die "no Python 3.11 or 3.12 after installing packages"
+fi
+
+# --------------------------------------------------------------- Python environment
+want="$(cat "$LOCK" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
+if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
+  say "ok: system packages and .venv are up to date"
+  exit 0
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating .venv with $("$PY" --version)"
+  "$PY" -m venv "$VENV"
+fi
+say "installing Python dependencies from requirements.lock (about a minute the first time)"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$LOCK"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$ROOT"
+
+# Activating the venv also exports the local stack's settings, so `dbt run` works as is.
+if ! grep -q 'ingestion.settings' "$VENV/bin/activate"; then
+  cat >>"$VENV/bin/activate" <<'EOF'
+
+# JLR data platform: local stack settings (ports, users, generated passwords) for dbt and the CLI.
+if [ -f "$VIRTUAL_ENV/../ingestion/settings.py" ]; then
+  eval "$(cd "$VIRTUAL_ENV/.." && "$VIRTUAL_ENV/bin/python" -m ingestion.settings --shell)"
+fi
+EOF
+fi
+echo "$want" >"$STAMP"
+say "ok: .venv ready ($("$VENV/bin/python" --version), dbt $("$VENV/bin/dbt" --version 2>/dev/null | awk '/installed/ {print $3; exit}'))"

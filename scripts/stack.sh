@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# The local stack in user space: a MariaDB server (the MySQL source) and a PostgreSQL server (the
+# Redshift stand-in), each with its own data directory, socket and log under $JLR_LOCAL_DIR
+# (default .local/). Never the system services. As root, the servers run as the unprivileged
+# users their Debian packages create (mysql, postgres).
+#
+#   scripts/stack.sh up | down | status
+#
+# Settings (ports, users, passwords, databases) come from `python -m ingestion.settings`; see the
+# README for the environment variables.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${JLR_PYTHON:-$ROOT/.venv/bin/python}"
+[ -x "$PY" ] || { echo "stack: $PY not found: run 'make setup' first" >&2; exit 1; }
+
+cmd="${1:-status}"
+if [ "$cmd" = up ]; then
+  eval "$(cd "$ROOT" && "$PY" -m ingestion.settings --init --shell)"
+else
+  eval "$(cd "$ROOT" && "$PY" -m ingestion.settings --shell)"
+fi
+
+LOCAL="$JLR_LOCAL_DIR"
+MDIR="$LOCAL/mariadb"; MDATA="$MDIR/data"; MSOCK="$MDIR/mysqld.sock"; MPID="$MDIR/mysqld.pid"
+MLOG="$MDIR/mysqld.log"
+PDIR="$LOCAL/postgres"; PDATA="$PDIR/data"; PLOG="$PDIR/postgres.log"
+PG_BIN="${JLR_PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
+[ -n "$PG_BIN" ] || PG_BIN="$(pg_config --bindir 2>/dev/null || true)"
+
+if [ "$(id -u)" = 0 ]; then MYSQL_OS_USER=mysql; PG_OS_USER=postgres; else
+  MYSQL_OS_USER="$(id -un)"; PG_OS_USER="$(id -un)"; fi
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'stack: %s\n' "$*" >&2; exit 1; }
+
+as_user() {  # as_user USER CMD...: run as USER when we are root, else as ourselves
+  local user="$1"; shift
+  if [ "$(id -u)" = 0 ] && [ "$user" != root ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+}
+
+own_dir() {  # own_dir USER DIR: create DIR for USER and check USER can really write there
+  local user="$1" dir="$2"
+  mkdir -p "$dir"
+  if [ "$(id -u)" = 0 ]; then
+    id "$user" >/dev/null 2>&1 || die "system user '$user' is missing: run 'make setup'"
+    chown "$user" "$dir"
+    chmod 700 "$dir"
+    as_user "$user" test -w "$dir" || die "user '$user' cannot reach $dir (a parent directory is \
+not traversable by others); set JLR_LOCAL_DIR to a directory under /var/tmp or /srv, or clone the \
+repository elsewhere"
+  fi
+}
+
+sql_escape() { local s="${1//\\/\\\\}"; printf '%s' "${s//\'/\'\'}"; }
+
+# ---------------------------------------------------------------- MariaDB
+mariadb_boot_user() { if [ "$(id -u)" = 0 ]; then echo root; else id -un; fi; }
+mariadb_admin() { mariadb-admin --no-defaults --socket="$MSOCK" -u"$(mariadb_boot_user)" "$@"; }
+mariadb_running() { [ -S "$MSOCK" ] && mariadb_admin ping >/dev/null 2>&1; }
+
+mariadb_up() {
+  command -v mariadbd >/dev/null || die "mariadbd not found: run 'make setup'"
+  own_dir "$MYSQL_OS_USER" "$MDIR"
+  if mariadb_running; then say "mariadb    already running on $JLR_MYSQL_HOST:$JLR_MYSQL_PORT"; else
+    if [ ! -d "$MDATA/mysql" ]; then
+      say "mariadb    initialising $MDATA"
+      as_user "$MYSQL_OS_USER" mariadb-install-db --no-defaults --datadir="$MDATA" \
+        --auth-root-authentication-method=socket --skip-test-db >"$MDIR/install.log" 2>&1 \
+        || die "mariadb-install-db failed; see $MDIR/install.log"
+    fi
+    local extra=()
+    [ "$(id -u)" = 0 ] && extra+=(--user="$MYSQL_OS_USER")
+    # setsid + closed descriptors: the server outlives this shell and holds no terminal.
+    setsid mariadbd --no-defaults "${extra[@]}" --datadir="$MDATA" --socket="$MSOCK" \
+      --port="$JLR_MYSQL_PORT" --bind-address="$JLR_MYSQL_HOST" --pid-file="$MPID" \
+      --log-error="$MLOG" --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
+      --default-time-zone=+00:00 --local-infile=1 --skip-name-resolve --skip-log-bin \
+      --innodb-buffer-pool-size=256M --max-allowed-packet=256M \
+      </dev/null >/dev/null 2>&1 &
+    local i
+    for i in $(seq 1 60); do
+      mariadb_running && break
+      sleep 0.5
+    done
+    mariadb_running || { tail -n 20 "$MLOG" >&2 2>/dev/null; die "mariadb did not start; log: $MLOG"; }
+    say "mariadb    started on $JLR_MYSQL_HOST:$JLR_MYSQL_PORT (pid $(cat "$MPID" 2>/dev/null))"
+  fi
+  # Application user and database; idempotent, the password is fed on stdin, never argv.
+  local pw; pw="$(sql_escape "$JLR_MYSQL_PASSWORD")"
+  mariadb --no-defaults --socket="$MSOCK" -u"$(mariadb_boot_user)" <<SQL
+CREATE USER IF NOT EXISTS '$JLR_MYSQL_USER'@'127.0.0.1' IDENTIFIED BY '$pw';
+CREATE USER IF NOT EXISTS '$JLR_MYSQL_USER'@'localhost' IDENTIFIED BY '$pw';
+ALTER USER '$JLR_MYSQL_USER'@'127.0.0.1' IDENTIFIED BY '$pw';
+ALTER USER '$JLR_MYSQL_USER'@'localhost' IDENTIFIED BY '$pw';
+GRANT ALL PRIVILEGES ON *.* TO '$JLR_MYSQL_USER'@'127.0.0.1' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON *.* TO '$JLR_MYSQL_USER'@'localhost' WITH GRANT OPTION;
+CREATE DATABASE IF NOT EXISTS \`$JLR_MYSQL_DATABASE\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+SQL
+}
+
+mariadb_down() {
+  if mariadb_running; then
+    mariadb_admin shutdown && say "mariadb    stopped"
+  else say "mariadb    not running"; fi
+}
+
+mariadb_status() {
+  if mariadb_running; then
+    say "mariadb    running  $JLR_MYSQL_USER@$JLR_MYSQL_HOST:$JLR_MYSQL_PORT/$JLR_MYSQL_DATABASE  pid $(cat "$MPID" 2>/dev/null)  data $MDATA  log $MLOG"
+  else say "mariadb    stopped  (data $MDATA)"; return 1; fi
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+pg() { as_user "$PG_OS_USER" "$PG_BIN/$1" "${@:2}"; }
+pg_running() { [ -f "$PDATA/PG_VERSION" ] && pg pg_ctl -D "$PDATA" status >/dev/null 2>&1; }
+psql_app() {
+  PGPASSWORD="$JLR_PG_PASSWORD" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$JLR_PG_HOST" \
+    -p "$JLR_PG_PORT" -U "$JLR_PG_USER" "$@"
+}
+
+postgres_up() {
+  [ -x "$PG_BIN/pg_ctl" ] || die "PostgreSQL server binaries not found: run 'make setup'"
+  own_dir "$PG_OS_USER" "$PDIR"
+  if [ ! -f "$PDATA/PG_VERSION" ]; then
+    say "postgres   initialising $PDATA"
+    local pwfile="$PDIR/.pwfile"
+    (umask 077; printf '%s\n' "$JLR_PG_PASSWORD" >"$pwfile")
+    [ "$(id -u)" = 0 ] && chown "$PG_OS_USER" "$pwfile"
+    pg initdb -D "$PDATA" -U "$JLR_PG_USER" --pwfile="$pwfile" --auth=scram-sha-256 \
+      -E UTF8 --locale=C >"$PDIR/initdb.log" 2>&1 || { rm -f "$pwfile"; die "initdb failed; see $PDIR/initdb.log"; }
+    rm -f "$pwfile"
+  fi
+  if pg_running; then say "postgres   already running on $JLR_PG_HOST:$JLR_PG_PORT"; else
+    pg pg_ctl -D "$PDATA" -l "$PLOG" -w -t 60 \
+      -o "-c port=$JLR_PG_PORT -c listen_addresses=$JLR_PG_HOST -c unix_socket_directories=$PDIR" \
+      start </dev/null >/dev/null 2>&1 \
+      || { tail -n 20 "$PLOG" >&2 2>/dev/null; die "postgres did not start; log: $PLOG"; }
+    say "postgres   started on $JLR_PG_HOST:$JLR_PG_PORT"
+  fi
+  local i
+  for i in $(seq 1 60); do
+    "$PG_BIN/pg_isready" -q -h "$JLR_PG_HOST" -p "$JLR_PG_PORT" && break
+    sleep 0.5
+  done
+  "$PG_BIN/pg_isready" -q -h "$JLR_PG_HOST" -p "$JLR_PG_PORT" || die "postgres is not accepting connections; log: $PLOG"
+  if [ -z "$(psql_app -d postgres -tAc "select 1 from pg_database where datname = '$(sql_escape "$JLR_PG_DATABASE")'")" ]; then
+    psql_app -d postgres -c "create database \"$JLR_PG_DATABASE\""
+    say "postgres   created database $JLR_PG_DATABASE"
+  fi
+}
+
+postgres_down() {
+  if pg_running; then pg pg_ctl -D "$PDATA" -m fast -w stop >/dev/null && say "postgres   stopped"
+  else say "postgres   not running"; fi
+}
+
+postgres_status() {
+  if pg_running; then
+    say "postgres   running  $JLR_PG_USER@$JLR_PG_HOST:$JLR_PG_PORT/$JLR_PG_DATABASE  data $PDATA  log $PLOG"
+  else say "postgres   stopped  (data $PDATA)"; return 1; fi
+}
+
+case "$cmd" in
+  up)
+    mkdir -p "$LOCAL" "$LOCAL/lake"
+    chmod 755 "$LOCAL"
+    mariadb_up
+    postgres_up
+    say "lake       ${JLR_LAKE_URI}"
+    ;;
+  down) mariadb_down; postgres_down ;;
+  status)
+    rc=0
+    mariadb_status || rc=1
+    postgres_status || rc=1
+    say "lake       ${JLR_LAKE_URI}"
+    exit $rc
+    ;;
+  *) die "usage: stack.sh up|down|status" ;;
+esac
