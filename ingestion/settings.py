@@ -123,6 +123,15 @@ class Settings:
             ),
         )
 
+    def to_env(self) -> dict[str, str]:
+        """The JLR_* variables that describe these settings (for job subprocesses and dbt)."""
+        env = {"JLR_LOCAL_DIR": str(self.local_dir), "JLR_LAKE_URI": self.lake_uri}
+        for prefix, ep in (("JLR_MYSQL", self.mysql), ("JLR_PG", self.postgres)):
+            env.update({f"{prefix}_HOST": ep.host, f"{prefix}_PORT": str(ep.port),
+                        f"{prefix}_USER": ep.user, f"{prefix}_PASSWORD": ep.password,
+                        f"{prefix}_DATABASE": ep.database})
+        return env
+
     def with_databases(self, mysql_db: str | None = None, pg_db: str | None = None,
                        lake_uri: str | None = None) -> Settings:
         """A copy pointing at other databases / another lake (tests use their own)."""

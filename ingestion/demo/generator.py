@@ -120,6 +120,7 @@ class World:
     vehicles: list[tuple] | None = None         # (vin, trim_id, build_date)
     sold: list[tuple] | None = None             # (vin, dealer_id, delivered_on or None)
     serials: dict | None = None
+    serial_base: int = 0                        # VIN serials continue from here (changes)
 
 
 def gen_plants(world: World) -> Iterator[tuple]:
@@ -226,7 +227,7 @@ def _vehicle(rng: random.Random, world: World, build: date) -> tuple:
     model_year = build.year + (1 if build.month >= 7 else 0)
     wmi = "SAJ" if model[1] == "Jaguar" else "SAL"
     key = (wmi, model_year, plant_letter)
-    world.serials[key] = world.serials.get(key, 0) + 1
+    world.serials[key] = world.serials.get(key, world.serial_base) + 1
     vin = make_vin(wmi, model[7], model_year, plant_letter, world.serials[key])
     options = {"pack": rng.choice(ref.OPTION_PACKS), "wheels_in": rng.choice([19, 20, 21, 22]),
                "towing": rng.random() < 0.3,

@@ -1,0 +1,203 @@
+"""Command line: ``python -m ingestion <command>`` (the Makefile's targets call these).
+
+Project errors become one clear line on stderr and exit code 1; anything else is a bug and keeps
+its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from ingestion.config import load_source, select_tables
+from ingestion.errors import PlatformError
+from ingestion.pipeline import Reporter, TableRun, run_ingest
+from ingestion.settings import REPO_ROOT, Settings
+
+DEFAULT_SOURCE = REPO_ROOT / "ingestion" / "sources" / "jlr_ops.yml"
+# Off a terminal (CI, logs) rich would wrap at 80 columns and cut the summary table.
+console = Console(width=None if sys.stdout.isatty() else 150)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
+
+
+def _source_database(config) -> str:
+    return os.environ.get("JLR_MYSQL_DATABASE") or config.database
+
+
+# ------------------------------------------------------------------ seed / changes
+def cmd_seed(args: argparse.Namespace) -> int:
+    from ingestion.demo.generator import seed_database
+
+    settings = Settings.load()
+    database = args.database or _source_database(load_source(DEFAULT_SOURCE))
+    summary = Table(title=f"demo source {database} (SCALE={args.scale}, SEED={args.seed})")
+    for name in ("table", "rows", "seconds"):
+        summary.add_column(name, justify="left" if name == "table" else "right")
+    started = time.perf_counter()
+    with console.status(f"generating {database} ...") as status:
+        def on_table(table: str, rows: int, seconds: float) -> None:
+            status.update(f"generated {table} ({rows:,} rows)")
+            summary.add_row(table, f"{rows:,}", f"{seconds:.1f}")
+        seed_database(settings.mysql, database, args.scale, args.seed, on_table)
+    console.print(summary)
+    console.print(f"seeded {database} on {settings.mysql.host}:{settings.mysql.port} in "
+                  f"{time.perf_counter() - started:.1f}s")
+    return 0
+
+
+def cmd_changes(args: argparse.Namespace) -> int:
+    from ingestion.demo.changes import apply_changes
+
+    settings = Settings.load()
+    database = args.database or _source_database(load_source(DEFAULT_SOURCE))
+    with console.status(f"applying {args.days} day(s) of change to {database} ..."):
+        totals = apply_changes(settings.mysql, database, args.days, args.seed)
+    summary = Table(title=f"{args.days} day(s) of change applied to {database}")
+    summary.add_column("change")
+    summary.add_column("rows", justify="right")
+    for name, count in totals.items():
+        summary.add_row(name, f"{count:,}")
+    console.print(summary)
+    return 0
+
+
+# ------------------------------------------------------------------ ingest
+class RichReporter(Reporter):
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.tasks: dict[str, int] = {}
+
+    def stage(self, name: str, detail: str = "") -> None:
+        self.progress.console.print(f"[bold]{name}[/bold]  {detail}")
+
+    def extract_started(self, table: str, estimate: int) -> None:
+        self.tasks[table] = self.progress.add_task(f"extract {table}", total=max(estimate, 1))
+
+    def extract_rows(self, table: str, rows: int) -> None:
+        self.progress.advance(self.tasks[table], rows)
+
+    def extract_done(self, table: str, rows: int) -> None:
+        self.progress.update(self.tasks[table], total=rows, completed=rows)
+
+    def event(self, stage: str, event: dict) -> None:
+        kind = event.get("event", "")
+        if kind == "batch_curated":
+            self.progress.console.print(
+                f"  curated  {event['table']:<16} {event['curated']:>10,} rows  "
+                f"rejected {event['rejected']:,}  duplicates {event['duplicates_removed']:,}")
+        elif kind.startswith("batch_"):
+            self.progress.console.print(
+                f"  {event['status']:<8} {event['table']:<16} {event['rows_loaded']:>10,} rows")
+
+
+def print_summary(runs: list[TableRun], seconds: float) -> None:
+    table = Table(title="ingest summary", title_justify="left")
+    for name in ("table", "extracted", "zero dates→null", "curated", "rejected", "duplicates",
+                 "loaded", "seconds", "rows/s", "status"):
+        table.add_column(name, justify="left" if name in ("table", "status") else "right")
+    for r in runs:
+        colour = {"ok": "green", "failed": "red"}.get(r.status, "yellow")
+        rate = f"{r.extracted / r.seconds:,.0f}" if r.seconds and r.extracted else "-"
+        table.add_row(r.table, f"{r.extracted:,}", f"{r.zero_dates:,}", f"{r.curated:,}",
+                      f"{r.rejected:,}", f"{r.duplicates:,}", f"{r.loaded:,}",
+                      f"{r.seconds:.1f}", rate, f"[{colour}]{r.status}[/{colour}]")
+    console.print(table)
+    failed = [r for r in runs if r.status != "ok"]
+    for r in failed:
+        why = r.error or (f"counts do not reconcile: extracted {r.extracted} != curated "
+                          f"{r.curated} + rejected {r.rejected} + duplicates {r.duplicates}, "
+                          f"or curated != loaded {r.loaded}")
+        err_console.print(f"[red]{r.table}[/red]: {why}")
+    catch_up = sum(r.catch_up for r in runs)
+    note = f"; also finished {catch_up} batch(es) left by an interrupted run" if catch_up else ""
+    console.print(f"{len(runs) - len(failed)}/{len(runs)} tables ok in {seconds:.1f}s{note}")
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    config = load_source(args.source)
+    tables = select_tables(config, args.tables.split(",") if args.tables else None)
+    settings = Settings.load()
+    started = time.perf_counter()
+    with Progress(SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=False) as progress:
+        runs = run_ingest(config, settings, _source_database(config), tables,
+                          RichReporter(progress))
+    print_summary(runs, time.perf_counter() - started)
+    return 0 if all(r.status == "ok" for r in runs) else 1
+
+
+def cmd_where(args: argparse.Namespace) -> int:
+    settings = Settings.load()
+    config = load_source(DEFAULT_SOURCE)
+    pg, my = settings.postgres, settings.mysql
+    docs = REPO_ROOT / "target" / "static_index.html"
+    console.print("[bold]The demo is up.[/bold]")
+    console.print(f"  source     MariaDB   {my.user}@{my.host}:{my.port}/{_source_database(config)}")
+    console.print(f"  lake       {settings.lake_uri}")
+    console.print(f"  warehouse  PostgreSQL {pg.user}@{pg.host}:{pg.port}/{pg.database}  "
+                  f"(staging: {config.warehouse_schema}, marts: analytics_marts, "
+                  "audit: ops.load_audit)")
+    console.print(f"  docs       {docs if docs.exists() else '(run make docs)'}  "
+                  "or `make docs` to serve http://127.0.0.1:8080")
+    console.print("  passwords  in .local/stack.env; `source .venv/bin/activate` exports them, "
+                  "then `dbt run`, `dbt test`, `psql`")
+    console.print("  stop       make down   (data stays in .local/; make clean deletes it)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ingestion", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("seed", help="(re)create the demo source database with generated data")
+    p.add_argument("--scale", type=float, default=0.01,
+                   help="1.0 = about 1,000,000 sales orders (default 0.01)")
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument("--database", help="database name (default: the source config's)")
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("changes", help="apply days of realistic change to the demo source")
+    p.add_argument("--days", type=int, default=1)
+    p.add_argument("--seed", type=int, default=None, help="default: the seed used by `seed`")
+    p.add_argument("--database")
+    p.set_defaults(func=cmd_changes)
+
+    p = sub.add_parser("ingest", help="extract -> crawl -> curate -> load for the source's tables")
+    p.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="source YAML file")
+    p.add_argument("--tables", help="comma-separated subset of the configured tables")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("where", help="where the demo's warehouse, lake and docs are")
+    p.set_defaults(func=cmd_where)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PlatformError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 1
+    except KeyboardInterrupt:
+        err_console.print("interrupted: committed work is kept; run the command again to resume")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""``make ingest``: extract -> crawl -> curate (Glue job 1) -> load (Glue job 2), for each table.
+
+Configuration is checked against the live source before any data moves. The two Glue job scripts
+run as they would in Glue: as separate processes with Glue-style arguments, their structured
+(JSON line) output read back here; Spark's own log goes to a file. Counts are reconciled per table
+(extracted = curated + rejected + duplicates removed; curated = loaded) and shown in a summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingestion.catalog import LocalCatalog, crawl_table
+from ingestion.config import SourceConfig
+from ingestion.errors import PlatformError
+from ingestion.extract import extract_table, plan_table
+from ingestion.lake import open_lake
+from ingestion.mysql_source import connect
+from ingestion.settings import REPO_ROOT, Settings
+
+GLUE_JOBS = REPO_ROOT / "glue_jobs"
+
+
+@dataclass
+class TableRun:
+    table: str
+    extracted: int = 0
+    zero_dates: int = 0
+    curated: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    loaded: int = 0
+    seconds: float = 0.0
+    run_id: str | None = None
+    catch_up: int = 0          # earlier batches (from interrupted runs) finished on the way
+    error: str | None = None
+    stages: list[str] = field(default_factory=list)
+
+    @property
+    def reconciled(self) -> bool:
+        return (self.extracted == self.curated + self.rejected + self.duplicates
+                and self.curated == self.loaded)
+
+    @property
+    def status(self) -> str:
+        if self.error:
+            return "failed"
+        return "ok" if self.reconciled else "mismatch"
+
+
+class Reporter:
+    """What the pipeline tells a person (the CLI renders it with rich; tests stay silent)."""
+
+    def stage(self, name: str, detail: str = "") -> None: ...
+    def extract_started(self, table: str, estimate: int) -> None: ...
+    def extract_rows(self, table: str, rows: int) -> None: ...
+    def extract_done(self, table: str, rows: int) -> None: ...
+    def event(self, stage: str, event: dict) -> None: ...
+
+
+def _run_job(script: str, args: list[str], env: dict[str, str], log_path: Path,
+             on_event: Callable[[dict], None]) -> tuple[int, str | None]:
+    """Run a Glue job script like Glue does; returns (exit code, error reported by the job)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    error = None
+    with log_path.open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen(  # noqa: S603 - our own script, arguments are a list
+            [sys.executable, str(GLUE_JOBS / script), *args], stdout=subprocess.PIPE,
+            stderr=log, text=True, env={**os.environ, **env, "SPARK_LOCAL_IP": "127.0.0.1"},
+            cwd=REPO_ROOT)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            if line.startswith("{"):
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if event.get("event", "").endswith("_failed"):
+                    error = event.get("error")
+                on_event(event)
+        code = proc.wait()
+    if code and not error:
+        error = f"job {script} exited with code {code}; see {log_path}"
+    return code, error
+
+
+def run_ingest(config: SourceConfig, settings: Settings, database: str, tables: list[str],
+               reporter: Reporter | None = None) -> list[TableRun]:
+    reporter = reporter or Reporter()
+    runs = {t: TableRun(t) for t in tables}
+    lake = open_lake(settings.lake_uri)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    logs = settings.local_dir / "logs"
+
+    reporter.stage("check", f"{len(tables)} tables against {database} on "
+                            f"{settings.mysql.host}:{settings.mysql.port}")
+    with connect(settings.mysql, database) as conn:
+        for table in tables:  # a bad configuration stops here, before any data moves
+            plan_table(config, conn, database, table)
+        with conn.cursor() as cur:
+            cur.execute("select table_name, table_rows from information_schema.tables "
+                        "where table_schema = %s", (database,))
+            estimates = {name: int(rows or 0) for name, rows in cur.fetchall()}
+
+    reporter.stage("extract", "MySQL -> raw zone (gzip JSON Lines)")
+    for table in tables:
+        run = runs[table]
+        started = time.perf_counter()
+        reporter.extract_started(table, estimates.get(table, 0))
+        try:
+            result = extract_table(config, settings.mysql, lake, table, database=database,
+                                   on_rows=lambda n, t=table: reporter.extract_rows(t, n))
+        except PlatformError as exc:
+            run.error = f"extract: {exc}"
+        else:
+            run.extracted, run.zero_dates = result.rows, sum(result.zero_dates.values())
+            run.run_id = result.run_id
+            run.stages.append("extract")
+            reporter.extract_done(table, result.rows)
+        run.seconds += time.perf_counter() - started
+
+    reporter.stage("crawl", "raw zone -> catalog")
+    catalog = LocalCatalog(lake)
+    for table in [t for t in tables if not runs[t].error]:
+        try:
+            crawl_table(lake, catalog, config.name, table)
+            runs[table].stages.append("crawl")
+        except PlatformError as exc:
+            runs[table].error = f"crawl: {exc}"
+
+    def run_stage(stage: str, script: str, args: list[str], apply: Callable[[dict], None]
+                  ) -> None:
+        todo = [t for t in tables if not runs[t].error]
+        if not todo:
+            return
+        started = time.perf_counter()
+        log_path = logs / f"{stage}-{stamp}.log"
+
+        def on_event(event: dict) -> None:
+            reporter.event(stage, event)
+            if event.get("table") in runs:
+                apply(event)
+
+        code, error = _run_job(script, [*args, "--TABLES", ",".join(todo)],
+                               settings.to_env(), log_path, on_event)
+        share = (time.perf_counter() - started) / len(todo)
+        for table in todo:
+            runs[table].seconds += share
+            if code:
+                runs[table].error = f"{stage}: {error}"
+            else:
+                runs[table].stages.append(stage)
+
+    # Counts reconcile per batch: this run's batch is the one whose id is its extract run id.
+    def on_curated(event: dict) -> None:
+        run = runs[event["table"]]
+        if event["batch_id"] != run.run_id:
+            run.catch_up += 1
+            return
+        run.curated, run.rejected = event["curated"], event["rejected"]
+        run.duplicates = event["duplicates_removed"]
+
+    reporter.stage("curate", "Glue job glue_jobs/curate_raw.py on Spark (local mode)")
+    run_stage("curate", "curate_raw.py", ["--JOB_NAME", "jlr-curate", "--LAKE_URI",
+                                          settings.lake_uri, "--SOURCE", config.name],
+              on_curated)
+
+    def on_loaded(event: dict) -> None:
+        run = runs[event["table"]]
+        if event["batch_id"] == run.run_id and event.get("status") == "loaded":
+            run.loaded = event["rows_loaded"]
+
+    reporter.stage("load", f"Glue job glue_jobs/load_staging.py -> PostgreSQL "
+                           f"{settings.postgres.database}.{config.warehouse_schema}")
+    run_stage("load", "load_staging.py", ["--JOB_NAME", "jlr-load", "--LAKE_URI",
+                                          settings.lake_uri, "--SOURCE", config.name,
+                                          "--WAREHOUSE_SCHEMA", config.warehouse_schema],
+              on_loaded)
+    return [runs[t] for t in tables]
