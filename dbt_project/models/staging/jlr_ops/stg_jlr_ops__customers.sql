@@ -1,0 +1,24 @@
+with source as (
+    select * from {{ source('jlr_ops', 'customers') }}
+),
+
+renamed as (
+    select
+        customer_id,
+        first_name,
+        last_name,
+        -- the source holds padded and mixed-case emails
+        nullif(lower(trim(email)), '') as email,
+        nullif(trim(phone), '') as phone,
+        birth_date,
+        country_code,
+        marketing_opt_in as has_marketing_opt_in,
+        created_at,
+        updated_at,
+        deleted_at,
+        deleted_at is not null as is_deleted,
+        _loaded_at
+    from source
+)
+
+select * from renamed
