@@ -12,7 +12,6 @@ SCALE ?= 0.01
 SEED  ?= 42
 DAYS  ?= 1
 TABLES ?=
-FULL_REFRESH ?=
 DOCS_PORT ?= 8080
 PYTEST_ARGS ?=
 
@@ -40,7 +39,7 @@ changes: up ## Apply DAYS=1 days of realistic change to the demo source
 	@$(PY) -m ingestion changes --days $(DAYS) --seed $(SEED)
 
 ingest: up ## Extract -> crawl -> curate (Spark) -> load, for TABLES=a,b (default all)
-	@$(PY) -m ingestion ingest $(if $(TABLES),--tables $(TABLES)) $(if $(FULL_REFRESH),--full-refresh)
+	@$(PY) -m ingestion ingest $(if $(TABLES),--tables $(TABLES))
 
 build: up ## dbt build (models, tests, seeds, snapshots) on the local warehouse
 	@$(WITH_ENV) $(DBT) build
@@ -50,8 +49,9 @@ docs: up ## Generate the dbt docs site (also target/static_index.html) and serve
 	@echo "docs: static site target/static_index.html; serving on http://127.0.0.1:$(DOCS_PORT) (Ctrl-C stops)"
 	@$(WITH_ENV) $(DBT) docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
-lint: setup ## ruff on the Python code
+lint: setup ## ruff lint and format check on the Python code
 	@$(VENV)/bin/ruff check ingestion glue_jobs tests
+	@$(VENV)/bin/ruff format --check ingestion glue_jobs tests
 
 test: setup ## Run the test suite (starts the local stack; tests use their own databases and lake)
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)

@@ -86,22 +86,36 @@ def _read_raw(spark: SparkSession, lake: Lake, manifest: dict, contract: list[di
     if not paths:
         df = spark.createDataFrame([], schema)
         return df.withColumn("_source_file", F.lit(None).cast("string"))
-    df = (spark.read.schema(schema).option("mode", "PERMISSIVE")
-          .option("columnNameOfCorruptRecord", CORRUPT).json(paths))
+    df = (
+        spark.read.schema(schema)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT)
+        .json(paths)
+    )
     return df.withColumn("_source_file", F.input_file_name())
 
 
 def _written_files(spark: SparkSession, lake: Lake, prefix: str, fmt: str) -> list[dict]:
     """Files really written under prefix with their row counts (read back, not assumed)."""
     reader = spark.read.parquet if fmt == "parquet" else spark.read.text
-    counts = (reader(lake.url(prefix + "/")).groupBy(F.input_file_name().alias("f")).count()
-              .collect())
-    return sorted(({"key": lake.key_of(r["f"]), "rows": r["count"]} for r in counts),
-                  key=lambda f: f["key"])
+    counts = (
+        reader(lake.url(prefix + "/")).groupBy(F.input_file_name().alias("f")).count().collect()
+    )
+    return sorted(
+        ({"key": lake.key_of(r["f"]), "rows": r["count"]} for r in counts), key=lambda f: f["key"]
+    )
 
 
-def curate_batch(spark: SparkSession, lake: Lake, source: str, table: str, raw_key: str,
-                 contract: list[dict], primary_key: list[str], cursor: str | None) -> BatchResult:
+def curate_batch(
+    spark: SparkSession,
+    lake: Lake,
+    source: str,
+    table: str,
+    raw_key: str,
+    contract: list[dict],
+    primary_key: list[str],
+    cursor: str | None,
+) -> BatchResult:
     started = time.perf_counter()
     manifest = lake.get_json(raw_key)
     batch_id = manifest["run_id"]
@@ -111,13 +125,16 @@ def curate_batch(spark: SparkSession, lake: Lake, source: str, table: str, raw_k
     try:
         extracted = checked.count()
         if extracted != manifest["row_count"]:
-            raise CurateError(f"{table} batch {batch_id}: raw files hold {extracted} rows but the "
-                              f"raw manifest says {manifest['row_count']}")
+            raise CurateError(
+                f"{table} batch {batch_id}: raw files hold {extracted} rows but the "
+                f"raw manifest says {manifest['row_count']}"
+            )
         good, bad = split_rejects(checked)
         good_rows = good.count()
         distinct_keys = good.select(*primary_key).distinct().count()
-        curated = with_lineage(deduplicate(good, primary_key, cursor, names), batch_id,
-                               manifest["extracted_at"])
+        curated = with_lineage(
+            deduplicate(good, primary_key, cursor, names), batch_id, manifest["extracted_at"]
+        )
         curated = curated.select(*names, *[c[0] for c in LINEAGE_COLUMNS])
         target = batch_prefix(source, table, batch_id)
         n_files = max(1, math.ceil(good_rows / ROWS_PER_FILE))
@@ -127,42 +144,86 @@ def curate_batch(spark: SparkSession, lake: Lake, source: str, table: str, raw_k
         rejected = extracted - good_rows
         if rejected:
             reject_records(bad, batch_id).coalesce(1).write.mode("overwrite").json(
-                lake.url(rejects_at + "/"))
+                lake.url(rejects_at + "/")
+            )
     finally:
         pass
     files = _written_files(spark, lake, target, "parquet")
     written = sum(f["rows"] for f in files)
-    written_rejects = (sum(f["rows"] for f in _written_files(spark, lake, rejects_at, "json"))
-                       if rejected else 0)
+    written_rejects = (
+        sum(f["rows"] for f in _written_files(spark, lake, rejects_at, "json")) if rejected else 0
+    )
     duplicates = good_rows - distinct_keys
     checked.unpersist()
     if extracted != written + written_rejects + duplicates:
-        raise CurateError(f"{table} batch {batch_id}: counts do not reconcile: extracted "
-                          f"{extracted} != curated {written} + rejected {written_rejects} + "
-                          f"duplicates {duplicates}")
-    columns = [{"name": c["name"], "column_type": c["column_type"], "nullable": c["nullable"],
-                **{k: c["types"][k] for k in ("spark", "postgres", "redshift")}}
-               for c in contract]
-    columns += [{"name": n, "column_type": "lineage", "nullable": n == "_source_file",
-                 "spark": s, "postgres": p, "redshift": r} for n, s, p, r in LINEAGE_COLUMNS]
-    result = BatchResult(table, batch_id, f"{target}/_manifest.json", extracted, written,
-                         written_rejects, duplicates, len(files), 0.0)
-    lake.put_json(result.manifest_key, {
-        "format": CURATED_FORMAT, "source": source, "table": table, "batch_id": batch_id,
-        "mode": manifest["mode"], "raw_manifests": [raw_key], "primary_key": primary_key,
-        "cursor": cursor, "columns": columns, "files": files,
-        "rejects_prefix": rejects_at if written_rejects else None,
-        "counts": {"extracted": extracted, "curated": written, "rejected": written_rejects,
-                   "duplicates_removed": duplicates},
-        "zero_dates_nulled": manifest.get("zero_dates", {}),
-        "extracted_at": manifest["extracted_at"], "curated_at": datetime.now(UTC).isoformat(),
-    })
+        raise CurateError(
+            f"{table} batch {batch_id}: counts do not reconcile: extracted "
+            f"{extracted} != curated {written} + rejected {written_rejects} + "
+            f"duplicates {duplicates}"
+        )
+    columns = [
+        {
+            "name": c["name"],
+            "column_type": c["column_type"],
+            "nullable": c["nullable"],
+            **{k: c["types"][k] for k in ("spark", "postgres", "redshift")},
+        }
+        for c in contract
+    ]
+    columns += [
+        {
+            "name": n,
+            "column_type": "lineage",
+            "nullable": n == "_source_file",
+            "spark": s,
+            "postgres": p,
+            "redshift": r,
+        }
+        for n, s, p, r in LINEAGE_COLUMNS
+    ]
+    result = BatchResult(
+        table,
+        batch_id,
+        f"{target}/_manifest.json",
+        extracted,
+        written,
+        written_rejects,
+        duplicates,
+        len(files),
+        0.0,
+    )
+    lake.put_json(
+        result.manifest_key,
+        {
+            "format": CURATED_FORMAT,
+            "source": source,
+            "table": table,
+            "batch_id": batch_id,
+            "mode": manifest["mode"],
+            "raw_manifests": [raw_key],
+            "primary_key": primary_key,
+            "cursor": cursor,
+            "columns": columns,
+            "files": files,
+            "rejects_prefix": rejects_at if written_rejects else None,
+            "counts": {
+                "extracted": extracted,
+                "curated": written,
+                "rejected": written_rejects,
+                "duplicates_removed": duplicates,
+            },
+            "zero_dates_nulled": manifest.get("zero_dates", {}),
+            "extracted_at": manifest["extracted_at"],
+            "curated_at": datetime.now(UTC).isoformat(),
+        },
+    )
     result.seconds = time.perf_counter() - started
     return result
 
 
-def curate_table(spark: SparkSession, lake: Lake, catalog: LocalCatalog, source: str,
-                 table: str) -> list[BatchResult]:
+def curate_table(
+    spark: SparkSession, lake: Lake, catalog: LocalCatalog, source: str, table: str
+) -> list[BatchResult]:
     """Curate every committed raw run of the table that has no curated batch yet."""
     database = raw_database(source)
     definition = catalog.get_table(database, table)
@@ -175,6 +236,7 @@ def curate_table(spark: SparkSession, lake: Lake, catalog: LocalCatalog, source:
         if raw_key in done:
             continue
         contract = contract_from_columns(table, partition["StorageDescriptor"]["Columns"])
-        results.append(curate_batch(spark, lake, source, table, raw_key, contract, primary_key,
-                                    cursor))
+        results.append(
+            curate_batch(spark, lake, source, table, raw_key, contract, primary_key, cursor)
+        )
     return results

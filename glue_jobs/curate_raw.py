@@ -27,15 +27,18 @@ def main(argv: list[str] | None = None) -> int:
         lake = open_lake(args["LAKE_URI"])
         catalog = LocalCatalog(lake)
         tables = [t for t in args["TABLES"].split(",") if t] or catalog.list_tables(
-            raw_database(args["SOURCE"]))
+            raw_database(args["SOURCE"])
+        )
         spark = build_spark(args["JOB_NAME"])
         batches = 0
         for table in tables:
             for result in curate_table(spark, lake, catalog, args["SOURCE"], table):
                 batches += 1
                 print(json.dumps({"event": "batch_curated", **result.as_dict()}), flush=True)
-        print(json.dumps({"event": "curate_finished", "tables": len(tables),
-                          "batches": batches}), flush=True)
+        print(
+            json.dumps({"event": "curate_finished", "tables": len(tables), "batches": batches}),
+            flush=True,
+        )
         return 0
     except PlatformError as exc:
         print(json.dumps({"event": "curate_failed", "error": str(exc)}), flush=True)

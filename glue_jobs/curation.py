@@ -65,17 +65,27 @@ def apply_contract(df: DataFrame, contract: list[dict], primary_key: list[str]) 
         name, types = col["name"], col["types"]
         value, failed = _typed(F.col(name), types)
         typed.append(value.alias(name))
-        failures.append(F.when(failed, F.concat(
-            F.lit(f"{name}: value "), F.substring(F.col(name).cast("string"), 1, 80),
-            F.lit(f" is not a valid {types['spark']} ({col['column_type']})"))))
+        failures.append(
+            F.when(
+                failed,
+                F.concat(
+                    F.lit(f"{name}: value "),
+                    F.substring(F.col(name).cast("string"), 1, 80),
+                    F.lit(f" is not a valid {types['spark']} ({col['column_type']})"),
+                ),
+            )
+        )
     for name in primary_key:
         failures.append(F.when(F.col(name).isNull(), F.lit(f"{name}: primary key is null")))
     failures.append(F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed raw record")))
     names = [c["name"] for c in contract]
     passthrough = [c for c in df.columns if c not in names]
-    return df.select(*typed, *[F.col(c) for c in passthrough],
-                     F.struct(*[F.col(n) for n in names]).alias(RAW),
-                     F.filter(F.array(*failures), lambda x: x.isNotNull()).alias(ERRORS))
+    return df.select(
+        *typed,
+        *[F.col(c) for c in passthrough],
+        F.struct(*[F.col(n) for n in names]).alias(RAW),
+        F.filter(F.array(*failures), lambda x: x.isNotNull()).alias(ERRORS),
+    )
 
 
 def split_rejects(df: DataFrame) -> tuple[DataFrame, DataFrame]:
@@ -85,8 +95,9 @@ def split_rejects(df: DataFrame) -> tuple[DataFrame, DataFrame]:
     return good, bad.drop(ERRORS)
 
 
-def deduplicate(df: DataFrame, primary_key: list[str], cursor: str | None,
-                business_columns: list[str]) -> DataFrame:
+def deduplicate(
+    df: DataFrame, primary_key: list[str], cursor: str | None, business_columns: list[str]
+) -> DataFrame:
     """One row per primary key: the latest cursor value wins; ties break deterministically
     on the later source file, then on a hash of the row's content."""
     order = []
@@ -94,19 +105,24 @@ def deduplicate(df: DataFrame, primary_key: list[str], cursor: str | None,
         order.append(F.col(cursor).desc_nulls_last())
     order += [F.col("_source_file").desc(), F.xxhash64(*business_columns).desc()]
     window = Window.partitionBy(*primary_key).orderBy(*order)
-    return (df.withColumn("_rank", F.row_number().over(window))
-              .where(F.col("_rank") == 1).drop("_rank"))
+    return (
+        df.withColumn("_rank", F.row_number().over(window)).where(F.col("_rank") == 1).drop("_rank")
+    )
 
 
 def with_lineage(df: DataFrame, batch_id: str, extracted_at: str) -> DataFrame:
-    return (df.withColumn("_batch_id", F.lit(batch_id))
-              .withColumn("_extracted_at", F.to_timestamp(F.lit(extracted_at)))
-              .withColumn("_is_deleted", F.lit(False)))
+    return (
+        df.withColumn("_batch_id", F.lit(batch_id))
+        .withColumn("_extracted_at", F.to_timestamp(F.lit(extracted_at)))
+        .withColumn("_is_deleted", F.lit(False))
+    )
 
 
 def reject_records(bad: DataFrame, batch_id: str) -> DataFrame:
     """Rejected rows as the raw record (JSON) with the reason, for the rejects zone."""
     return bad.select(
-        F.lit(batch_id).alias("batch_id"), F.col("_source_file").alias("source_file"),
+        F.lit(batch_id).alias("batch_id"),
+        F.col("_source_file").alias("source_file"),
         F.col("_reject_reason").alias("reason"),
-        F.coalesce(F.col(CORRUPT), F.to_json(RAW)).alias("record"))
+        F.coalesce(F.col(CORRUPT), F.to_json(RAW)).alias("record"),
+    )

@@ -36,8 +36,9 @@ def _parse(argv: list[str]) -> dict[str, str]:
     return values
 
 
-def resolve_args(argv: list[str] | None, required: list[str],
-                 optional: dict[str, str] | None = None) -> dict[str, str]:
+def resolve_args(
+    argv: list[str] | None, required: list[str], optional: dict[str, str] | None = None
+) -> dict[str, str]:
     argv = sys.argv if argv is None else argv
     given = _parse(argv[1:])
     names = list(required) + [n for n in (optional or {}) if n in given]

@@ -25,11 +25,15 @@ from ingestion.warehouse import load_pending
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = resolve_args(argv, ["JOB_NAME", "LAKE_URI", "SOURCE", "WAREHOUSE_SCHEMA",
-                                   "TABLES"])
+        args = resolve_args(argv, ["JOB_NAME", "LAKE_URI", "SOURCE", "WAREHOUSE_SCHEMA", "TABLES"])
         tables = [t for t in args["TABLES"].split(",") if t]
-        results = load_pending(Settings.load().postgres, open_lake(args["LAKE_URI"]),
-                               args["SOURCE"], args["WAREHOUSE_SCHEMA"], tables)
+        results = load_pending(
+            Settings.load().postgres,
+            open_lake(args["LAKE_URI"]),
+            args["SOURCE"],
+            args["WAREHOUSE_SCHEMA"],
+            tables,
+        )
         for result in results:
             print(json.dumps({"event": "batch_" + result.status, **result.as_dict()}), flush=True)
         print(json.dumps({"event": "load_finished", "batches": len(results)}), flush=True)

@@ -1,3 +1,3 @@
-"""JLR data platform: ingestion (extract, lake, catalog, load) shared by Lambda, Glue and the CLI."""
+"""JLR data platform: ingestion (extract, lake, catalog, load) for Lambda, Glue and the CLI."""
 
 __version__ = "0.1.0"

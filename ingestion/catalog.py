@@ -19,8 +19,17 @@ from ingestion.lake import Lake
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
 TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
-CONTRACT_KEYS = ("data_type", "column_type", "nullable", "char_max_length", "numeric_precision",
-                 "numeric_scale", "datetime_precision", "charset", "is_json")
+CONTRACT_KEYS = (
+    "data_type",
+    "column_type",
+    "nullable",
+    "char_max_length",
+    "numeric_precision",
+    "numeric_scale",
+    "datetime_precision",
+    "charset",
+    "is_json",
+)
 
 
 def raw_database(source: str) -> str:
@@ -41,10 +50,13 @@ def _hive_type(types: dict[str, str]) -> str:
 
 def glue_columns(manifest: dict) -> list[dict]:
     return [
-        {"Name": c["name"], "Type": _hive_type(c["types"]),
-         "Comment": c["column_type"],
-         "Parameters": {"jlr.mysql." + k: str(c[k]) for k in CONTRACT_KEYS}
-         | {"jlr.type." + k: v for k, v in c["types"].items()}}
+        {
+            "Name": c["name"],
+            "Type": _hive_type(c["types"]),
+            "Comment": c["column_type"],
+            "Parameters": {"jlr.mysql." + k: str(c[k]) for k in CONTRACT_KEYS}
+            | {"jlr.type." + k: v for k, v in c["types"].items()},
+        }
         for c in manifest["columns"]
     ]
 
@@ -54,14 +66,22 @@ def contract_from_columns(name: str, columns: list[dict]) -> list[dict]:
     out = []
     for col in columns:
         params = col.get("Parameters", {})
-        types = {k.removeprefix("jlr.type."): v for k, v in params.items()
-                 if k.startswith("jlr.type.")}
+        types = {
+            k.removeprefix("jlr.type."): v for k, v in params.items() if k.startswith("jlr.type.")
+        }
         if not types:
-            raise CatalogError(f"table {name}: column {col['Name']} carries no "
-                               "contract; run the crawl again")
+            raise CatalogError(
+                f"table {name}: column {col['Name']} carries no contract; run the crawl again"
+            )
         nullable = params.get("jlr.mysql.nullable", "True") == "True"
-        out.append({"name": col["Name"], "types": types, "nullable": nullable,
-                    "column_type": col.get("Comment", "")})
+        out.append(
+            {
+                "name": col["Name"],
+                "types": types,
+                "nullable": nullable,
+                "column_type": col.get("Comment", ""),
+            }
+        )
     return out
 
 
@@ -77,8 +97,10 @@ class LocalCatalog:
     def get_table(self, database: str, table: str) -> dict:
         key = self._key(database, table)
         if not self.lake.exists(key):
-            raise CatalogError(f"table {database}.{table} is not in the catalog: run the crawl "
-                               "(make ingest runs it)")
+            raise CatalogError(
+                f"table {database}.{table} is not in the catalog: run the crawl "
+                "(make ingest runs it)"
+            )
         return self.lake.get_json(key)["Table"]
 
     def get_partitions(self, database: str, table: str) -> list[dict]:
@@ -87,20 +109,26 @@ class LocalCatalog:
 
     def list_tables(self, database: str) -> list[str]:
         keys = self.lake.list(f"_catalog/{database}/", ".json")
-        return [k.rsplit("/", 1)[1][:-5] for k in keys
-                if k.count("/") == 2 and not k.endswith(".partitions.json")]
+        return [
+            k.rsplit("/", 1)[1][:-5]
+            for k in keys
+            if k.count("/") == 2 and not k.endswith(".partitions.json")
+        ]
 
     def put_version(self, database: str, table: dict) -> None:
-        self.lake.put_json(f"_catalog/{database}/_versions/{table['Name']}/"
-                           f"{int(table['VersionId']):06d}.json", {"Table": table})
+        self.lake.put_json(
+            f"_catalog/{database}/_versions/{table['Name']}/{int(table['VersionId']):06d}.json",
+            {"Table": table},
+        )
 
     def get_versions(self, database: str, table: str) -> list[dict]:
         keys = self.lake.list(f"_catalog/{database}/_versions/{table}/", ".json")
         return [self.lake.get_json(k)["Table"] for k in keys] + [self.get_table(database, table)]
 
     def put_table(self, database: str, table: dict, partitions: list[dict]) -> None:
-        self.lake.put_json(f"_catalog/{database}/{table['Name']}.partitions.json",
-                           {"Partitions": partitions})
+        self.lake.put_json(
+            f"_catalog/{database}/{table['Name']}.partitions.json", {"Partitions": partitions}
+        )
         self.lake.put_json(self._key(database, table["Name"]), {"Table": table})
 
 
@@ -128,19 +156,31 @@ def crawl_table(lake: Lake, catalog: LocalCatalog, source: str, table: str) -> C
     changed = current is None or current["StorageDescriptor"]["Columns"] != columns
     version = (int(current.get("VersionId", "0")) if current else 0) + (1 if changed else 0)
     location = lake.url(raw_prefix(source, table) + "/")
-    storage = {"Columns": columns, "Location": location, "InputFormat": TEXT_INPUT,
-               "OutputFormat": TEXT_OUTPUT, "Compressed": True,
-               "SerdeInfo": {"SerializationLibrary": JSON_SERDE}}
+    storage = {
+        "Columns": columns,
+        "Location": location,
+        "InputFormat": TEXT_INPUT,
+        "OutputFormat": TEXT_OUTPUT,
+        "Compressed": True,
+        "SerdeInfo": {"SerializationLibrary": JSON_SERDE},
+    }
     definition = {
-        "Name": table, "DatabaseName": database, "TableType": "EXTERNAL_TABLE",
+        "Name": table,
+        "DatabaseName": database,
+        "TableType": "EXTERNAL_TABLE",
         "VersionId": str(version),
-        "CreateTime": current["CreateTime"] if current else now, "UpdateTime": now,
+        "CreateTime": current["CreateTime"] if current else now,
+        "UpdateTime": now,
         "StorageDescriptor": storage,
         "PartitionKeys": [{"Name": "run", "Type": "string"}],
-        "Parameters": {"classification": "json", "compressionType": "gzip",
-                       "jlr.source": source, "jlr.primary_key": ",".join(latest["primary_key"]),
-                       "jlr.cursor": latest.get("cursor") or "",
-                       "jlr.latest_manifest": manifests[-1]},
+        "Parameters": {
+            "classification": "json",
+            "compressionType": "gzip",
+            "jlr.source": source,
+            "jlr.primary_key": ",".join(latest["primary_key"]),
+            "jlr.cursor": latest.get("cursor") or "",
+            "jlr.latest_manifest": manifests[-1],
+        },
     }
     # Each partition keeps the columns of its own extract, as Glue partitions do: a batch is
     # always read with the schema it was written with.
@@ -148,10 +188,19 @@ def crawl_table(lake: Lake, catalog: LocalCatalog, source: str, table: str) -> C
     for key in manifests:
         run = key.split("/run=")[1].split("/")[0]
         part_columns = columns if key == manifests[-1] else glue_columns(lake.get_json(key))
-        partitions.append({"Values": [run], "DatabaseName": database, "TableName": table,
-                           "StorageDescriptor": {**storage, "Columns": part_columns,
-                                                 "Location": lake.url(key.rsplit("/", 1)[0] + "/")},
-                           "Parameters": {"jlr.manifest": key}})
+        partitions.append(
+            {
+                "Values": [run],
+                "DatabaseName": database,
+                "TableName": table,
+                "StorageDescriptor": {
+                    **storage,
+                    "Columns": part_columns,
+                    "Location": lake.url(key.rsplit("/", 1)[0] + "/"),
+                },
+                "Parameters": {"jlr.manifest": key},
+            }
+        )
     if changed and current is not None:  # keep the superseded version, like GetTableVersions
         catalog.put_version(database, current)
     catalog.put_table(database, definition, partitions)

@@ -49,13 +49,17 @@ def cmd_seed(args: argparse.Namespace) -> int:
         summary.add_column(name, justify="left" if name == "table" else "right")
     started = time.perf_counter()
     with console.status(f"generating {database} ...") as status:
+
         def on_table(table: str, rows: int, seconds: float) -> None:
             status.update(f"generated {table} ({rows:,} rows)")
             summary.add_row(table, f"{rows:,}", f"{seconds:.1f}")
+
         seed_database(settings.mysql, database, args.scale, args.seed, on_table)
     console.print(summary)
-    console.print(f"seeded {database} on {settings.mysql.host}:{settings.mysql.port} in "
-                  f"{time.perf_counter() - started:.1f}s")
+    console.print(
+        f"seeded {database} on {settings.mysql.host}:{settings.mysql.port} in "
+        f"{time.perf_counter() - started:.1f}s"
+    )
     return 0
 
 
@@ -98,29 +102,52 @@ class RichReporter(Reporter):
         if kind == "batch_curated":
             self.progress.console.print(
                 f"  curated  {event['table']:<16} {event['curated']:>10,} rows  "
-                f"rejected {event['rejected']:,}  duplicates {event['duplicates_removed']:,}")
+                f"rejected {event['rejected']:,}  duplicates {event['duplicates_removed']:,}"
+            )
         elif kind.startswith("batch_"):
             self.progress.console.print(
-                f"  {event['status']:<8} {event['table']:<16} {event['rows_loaded']:>10,} rows")
+                f"  {event['status']:<8} {event['table']:<16} {event['rows_loaded']:>10,} rows"
+            )
 
 
 def print_summary(runs: list[TableRun], seconds: float) -> None:
     table = Table(title="ingest summary", title_justify="left")
-    for name in ("table", "extracted", "zero dates→null", "curated", "rejected", "duplicates",
-                 "loaded", "seconds", "rows/s", "status"):
+    for name in (
+        "table",
+        "extracted",
+        "zero dates→null",
+        "curated",
+        "rejected",
+        "duplicates",
+        "loaded",
+        "seconds",
+        "rows/s",
+        "status",
+    ):
         table.add_column(name, justify="left" if name in ("table", "status") else "right")
     for r in runs:
         colour = {"ok": "green", "failed": "red"}.get(r.status, "yellow")
         rate = f"{r.extracted / r.seconds:,.0f}" if r.seconds and r.extracted else "-"
-        table.add_row(r.table, f"{r.extracted:,}", f"{r.zero_dates:,}", f"{r.curated:,}",
-                      f"{r.rejected:,}", f"{r.duplicates:,}", f"{r.loaded:,}",
-                      f"{r.seconds:.1f}", rate, f"[{colour}]{r.status}[/{colour}]")
+        table.add_row(
+            r.table,
+            f"{r.extracted:,}",
+            f"{r.zero_dates:,}",
+            f"{r.curated:,}",
+            f"{r.rejected:,}",
+            f"{r.duplicates:,}",
+            f"{r.loaded:,}",
+            f"{r.seconds:.1f}",
+            rate,
+            f"[{colour}]{r.status}[/{colour}]",
+        )
     console.print(table)
     failed = [r for r in runs if r.status != "ok"]
     for r in failed:
-        why = r.error or (f"counts do not reconcile: extracted {r.extracted} != curated "
-                          f"{r.curated} + rejected {r.rejected} + duplicates {r.duplicates}, "
-                          f"or curated != loaded {r.loaded}")
+        why = r.error or (
+            f"counts do not reconcile: extracted {r.extracted} != curated "
+            f"{r.curated} + rejected {r.rejected} + duplicates {r.duplicates}, "
+            f"or curated != loaded {r.loaded}"
+        )
         err_console.print(f"[red]{r.table}[/red]: {why}")
     catch_up = sum(r.catch_up for r in runs)
     note = f"; also finished {catch_up} batch(es) left by an interrupted run" if catch_up else ""
@@ -132,11 +159,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     tables = select_tables(config, args.tables.split(",") if args.tables else None)
     settings = Settings.load()
     started = time.perf_counter()
-    with Progress(SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                  transient=False) as progress:
-        runs = run_ingest(config, settings, _source_database(config), tables,
-                          RichReporter(progress))
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        runs = run_ingest(
+            config, settings, _source_database(config), tables, RichReporter(progress)
+        )
     print_summary(runs, time.perf_counter() - started)
     return 0 if all(r.status == "ok" for r in runs) else 1
 
@@ -147,15 +181,23 @@ def cmd_where(args: argparse.Namespace) -> int:
     pg, my = settings.postgres, settings.mysql
     docs = REPO_ROOT / "target" / "static_index.html"
     console.print("[bold]The demo is up.[/bold]")
-    console.print(f"  source     MariaDB   {my.user}@{my.host}:{my.port}/{_source_database(config)}")
+    console.print(
+        f"  source     MariaDB   {my.user}@{my.host}:{my.port}/{_source_database(config)}"
+    )
     console.print(f"  lake       {settings.lake_uri}")
-    console.print(f"  warehouse  PostgreSQL {pg.user}@{pg.host}:{pg.port}/{pg.database}  "
-                  f"(staging: {config.warehouse_schema}, marts: analytics_marts, "
-                  "audit: ops.load_audit)")
-    console.print(f"  docs       {docs if docs.exists() else '(run make docs)'}  "
-                  "or `make docs` to serve http://127.0.0.1:8080")
-    console.print("  passwords  in .local/stack.env; `source .venv/bin/activate` exports them, "
-                  "then `dbt run`, `dbt test`, `psql`")
+    console.print(
+        f"  warehouse  PostgreSQL {pg.user}@{pg.host}:{pg.port}/{pg.database}  "
+        f"(staging: {config.warehouse_schema}, marts: analytics_marts, "
+        "audit: ops.load_audit)"
+    )
+    console.print(
+        f"  docs       {docs if docs.exists() else '(run make docs)'}  "
+        "or `make docs` to serve http://127.0.0.1:8080"
+    )
+    console.print(
+        "  passwords  in .local/stack.env; `source .venv/bin/activate` exports them, "
+        "then `dbt run`, `dbt test`, `psql`"
+    )
     console.print("  stop       make down   (data stays in .local/; make clean deletes it)")
     return 0
 
@@ -165,8 +207,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("seed", help="(re)create the demo source database with generated data")
-    p.add_argument("--scale", type=float, default=0.01,
-                   help="1.0 = about 1,000,000 sales orders (default 0.01)")
+    p.add_argument(
+        "--scale",
+        type=float,
+        default=0.01,
+        help="1.0 = about 1,000,000 sales orders (default 0.01)",
+    )
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--database", help="database name (default: the source config's)")
     p.set_defaults(func=cmd_seed)

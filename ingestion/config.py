@@ -25,14 +25,19 @@ class TableConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     primary_key: list[Identifier] | None = Field(
-        default=None, description="defaults to the table's PRIMARY KEY in information_schema")
+        default=None, description="defaults to the table's PRIMARY KEY in information_schema"
+    )
     mode: Literal["full"] = Field(
-        default="full", description="full: each run extracts a consistent snapshot")
+        default="full", description="full: each run extracts a consistent snapshot"
+    )
     cursor: Identifier | None = Field(
-        default=None, description="change-tracking column (e.g. updated_at): the latest wins "
-        "when a key arrives twice")
-    chunk_rows: int = Field(default=200_000, ge=1_000, le=10_000_000,
-                            description="rows per raw file")
+        default=None,
+        description="change-tracking column (e.g. updated_at): the latest wins "
+        "when a key arrives twice",
+    )
+    chunk_rows: int = Field(
+        default=200_000, ge=1_000, le=10_000_000, description="rows per raw file"
+    )
 
 
 class SourceConfig(BaseModel):
@@ -70,8 +75,9 @@ def load_source(path: Path | str) -> SourceConfig:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})") \
-            from None
+        raise ConfigError(
+            f"{path}:{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     try:
@@ -87,8 +93,10 @@ def select_tables(config: SourceConfig, wanted: list[str] | None) -> list[str]:
         return list(config.tables)
     unknown = [t for t in wanted if t not in config.tables]
     if unknown:
-        raise ConfigError(f"{config.path}: tables: {', '.join(unknown)} not configured "
-                          f"(configured: {', '.join(config.tables)})")
+        raise ConfigError(
+            f"{config.path}: tables: {', '.join(unknown)} not configured "
+            f"(configured: {', '.join(config.tables)})"
+        )
     return [t for t in config.tables if t in wanted]
 
 

@@ -29,9 +29,19 @@ from ingestion.typemap import map_column
 
 RAW_FORMAT = "jlr.raw.v1"
 # Leave decimals, dates and times as the server's exact text (no float/datetime round trip).
-RAW_CONVERSIONS = {k: v for k, v in conversions.items() if k not in (
-    FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL, FIELD_TYPE.DATE, FIELD_TYPE.DATETIME,
-    FIELD_TYPE.TIMESTAMP, FIELD_TYPE.TIME)}
+RAW_CONVERSIONS = {
+    k: v
+    for k, v in conversions.items()
+    if k
+    not in (
+        FIELD_TYPE.DECIMAL,
+        FIELD_TYPE.NEWDECIMAL,
+        FIELD_TYPE.DATE,
+        FIELD_TYPE.DATETIME,
+        FIELD_TYPE.TIMESTAMP,
+        FIELD_TYPE.TIME,
+    )
+}
 
 
 def raw_prefix(source: str, table: str) -> str:
@@ -64,14 +74,15 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
     where = f"{config.path}: tables.{table}"
     columns = table_columns(conn, database, table)
     if not columns:
-        raise ConfigError(f"{where}: table {table!r} does not exist in MySQL database "
-                          f"{database!r}")
+        raise ConfigError(f"{where}: table {table!r} does not exist in MySQL database {database!r}")
     names = {c.name for c in columns}
     tcfg = config.tables[table]
     pk = list(tcfg.primary_key) if tcfg.primary_key else primary_key(conn, database, table)
     if not pk:
-        raise ConfigError(f"{where}.primary_key: the table has no PRIMARY KEY; declare the "
-                          "columns that identify a row")
+        raise ConfigError(
+            f"{where}.primary_key: the table has no PRIMARY KEY; declare the "
+            "columns that identify a row"
+        )
     for name in pk:
         if name not in names:
             raise ConfigError(f"{where}.primary_key: column {name!r} does not exist")
@@ -90,6 +101,7 @@ def _encoder(raw: str, name: str, zero_counts: dict[str, int]) -> Callable[[obje
     if raw == "base64":
         return lambda v: None if v is None else base64.b64encode(v).decode("ascii")
     if raw in ("date", "datetime"):
+
         def encode_date(v: object) -> object:
             if v is None:
                 return None
@@ -97,6 +109,7 @@ def _encoder(raw: str, name: str, zero_counts: dict[str, int]) -> Callable[[obje
                 zero_counts[name] = zero_counts.get(name, 0) + 1
                 return None
             return v.replace(" ", "T")
+
         return encode_date
     raise ValueError(f"unknown raw encoding {raw}")
 
@@ -113,7 +126,8 @@ class _ChunkWriter:
     def write(self, line: str) -> None:
         if self._handle is None:
             path = self.tmpdir / f"part-{len(self.done):05d}.jsonl.gz"
-            self._handle = gzip.open(path, "wt", encoding="utf-8", compresslevel=6)
+            # closed in close(): a chunk file stays open across many write() calls
+            self._handle = gzip.open(path, "wt", encoding="utf-8", compresslevel=6)  # noqa: SIM115
             self._path = path
         self._handle.write(line)
         self._rows += 1
@@ -127,9 +141,15 @@ class _ChunkWriter:
             self._handle, self._rows = None, 0
 
 
-def extract_table(config: SourceConfig, endpoint: Endpoint, lake: Lake, table: str, *,
-                  database: str | None = None,
-                  on_rows: Callable[[int], None] | None = None) -> ExtractResult:
+def extract_table(
+    config: SourceConfig,
+    endpoint: Endpoint,
+    lake: Lake,
+    table: str,
+    *,
+    database: str | None = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> ExtractResult:
     """Full extract of one table in a consistent snapshot; returns what was committed."""
     database = database or endpoint.database or config.database
     started = time.perf_counter()
@@ -141,10 +161,13 @@ def extract_table(config: SourceConfig, endpoint: Endpoint, lake: Lake, table: s
         plan = plan_table(config, conn, database, table)
         types = [map_column(c.as_dict()) for c in plan.columns]
         names = [c.name for c in plan.columns]
-        encoders = [_encoder(t.raw, c.name, zero_counts) for c, t in zip(plan.columns, types,
-                                                                          strict=True)]
-        select = (f"select {', '.join(quote_ident(n) for n in names)} "
-                  f"from {quote_ident(database)}.{quote_ident(table)}")
+        encoders = [
+            _encoder(t.raw, c.name, zero_counts) for c, t in zip(plan.columns, types, strict=True)
+        ]
+        select = (
+            f"select {', '.join(quote_ident(n) for n in names)} "
+            f"from {quote_ident(database)}.{quote_ident(table)}"
+        )
         with tempfile.TemporaryDirectory(prefix=f"extract-{table}-") as tmp:
             writer = _ChunkWriter(Path(tmp), config.tables[table].chunk_rows)
             rows = 0
@@ -154,8 +177,12 @@ def extract_table(config: SourceConfig, endpoint: Endpoint, lake: Lake, table: s
                 cur.execute(select)
                 dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
                 for record in cur:
-                    writer.write(dumps({n: enc(v) for n, enc, v in zip(names, encoders, record,
-                                                                        strict=True)}) + "\n")
+                    writer.write(
+                        dumps(
+                            {n: enc(v) for n, enc, v in zip(names, encoders, record, strict=True)}
+                        )
+                        + "\n"
+                    )
                     rows += 1
                     if on_rows and rows % 10_000 == 0:
                         on_rows(10_000)
@@ -168,22 +195,36 @@ def extract_table(config: SourceConfig, endpoint: Endpoint, lake: Lake, table: s
                 key = f"{prefix}/{path.name}"
                 size = path.stat().st_size
                 lake.put_file(key, path)
-                files.append({"key": key, "rows": count, "bytes": size,
-                              "sha256": lake.sha256(key)})
+                files.append({"key": key, "rows": count, "bytes": size, "sha256": lake.sha256(key)})
     manifest = {
-        "format": RAW_FORMAT, "source": config.name, "database": database, "table": table,
-        "run_id": run_id, "mode": config.tables[table].mode,
-        "extracted_at": extracted_at.isoformat(), "primary_key": plan.primary_key,
+        "format": RAW_FORMAT,
+        "source": config.name,
+        "database": database,
+        "table": table,
+        "run_id": run_id,
+        "mode": config.tables[table].mode,
+        "extracted_at": extracted_at.isoformat(),
+        "primary_key": plan.primary_key,
         "cursor": plan.cursor,
-        "columns": [{**c.as_dict(), "types": t.as_dict()} for c, t in zip(plan.columns, types,
-                                                                           strict=True)],
-        "files": files, "row_count": rows, "zero_dates": zero_counts,
+        "columns": [
+            {**c.as_dict(), "types": t.as_dict()} for c, t in zip(plan.columns, types, strict=True)
+        ],
+        "files": files,
+        "row_count": rows,
+        "zero_dates": zero_counts,
     }
     manifest_key = f"{prefix}/_manifest.json"
     lake.put_json(manifest_key, manifest)  # the commit point: written last
-    return ExtractResult(table, run_id, manifest_key, rows, len(files),
-                         sum(f["bytes"] for f in files), time.perf_counter() - started,
-                         zero_counts)
+    return ExtractResult(
+        table,
+        run_id,
+        manifest_key,
+        rows,
+        len(files),
+        sum(f["bytes"] for f in files),
+        time.perf_counter() - started,
+        zero_counts,
+    )
 
 
 def committed_manifests(lake: Lake, source: str, table: str) -> list[str]:

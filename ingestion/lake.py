@@ -41,7 +41,7 @@ class LocalLake:
         return self.root / _check_key(key)
 
     def url(self, key: str) -> str:
-        """What Spark reads and writes for this key or prefix (``file://`` here, ``s3://`` on AWS)."""
+        """What Spark reads and writes for a key or prefix (``file://`` here, ``s3://`` on AWS)."""
         if key.endswith("/"):
             return f"file://{self.path(key.rstrip('/'))}/"
         return f"file://{self.path(key)}"
@@ -50,7 +50,7 @@ class LocalLake:
         """The key of a URL inside this lake (inverse of ``url``)."""
         for root in (self.uri + "/", f"file:{self.root}/"):  # Hadoop may drop the '//'
             if url.startswith(root):
-                return url[len(root):]
+                return url[len(root) :]
         raise LakeError(f"{url} is not inside the lake {self.uri}")
 
     def exists(self, key: str) -> bool:

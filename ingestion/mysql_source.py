@@ -21,24 +21,42 @@ def quote_ident(name: str) -> str:
 
 
 @contextmanager
-def connect(endpoint: Endpoint, database: str | None = None, *, streaming: bool = False,
-            local_infile: bool = False, conv: dict | None = None) -> Iterator[pymysql.connections.Connection]:
+def connect(
+    endpoint: Endpoint,
+    database: str | None = None,
+    *,
+    streaming: bool = False,
+    local_infile: bool = False,
+    conv: dict | None = None,
+) -> Iterator[pymysql.connections.Connection]:
     """A utf8mb4 connection in UTC; errors become SourceError without the password."""
     try:
         conn = pymysql.connect(
-            host=endpoint.host, port=endpoint.port, user=endpoint.user,
-            password=endpoint.password, database=database, charset="utf8mb4",
+            host=endpoint.host,
+            port=endpoint.port,
+            user=endpoint.user,
+            password=endpoint.password,
+            database=database,
+            charset="utf8mb4",
             cursorclass=pymysql.cursors.SSCursor if streaming else pymysql.cursors.Cursor,
-            local_infile=local_infile, client_flag=CLIENT.MULTI_STATEMENTS if local_infile else 0,
-            connect_timeout=10, autocommit=True, conv=conv, init_command="SET time_zone = '+00:00'",
+            local_infile=local_infile,
+            client_flag=CLIENT.MULTI_STATEMENTS if local_infile else 0,
+            connect_timeout=10,
+            autocommit=True,
+            conv=conv,
+            init_command="SET time_zone = '+00:00'",
         )
     except pymysql.err.OperationalError as exc:
         code = exc.args[0] if exc.args else "?"
-        hint = {1045: "wrong user or password", 1049: "unknown database",
-                2003: "server not reachable (is the stack up? `make up`)"}.get(code, "")
+        hint = {
+            1045: "wrong user or password",
+            1049: "unknown database",
+            2003: "server not reachable (is the stack up? `make up`)",
+        }.get(code, "")
         where = f"{endpoint.user}@{endpoint.host}:{endpoint.port}/{database or ''}"
-        raise SourceError(f"cannot connect to MySQL {where}: {hint or exc.args[-1]} "
-                          f"(error {code})") from None
+        raise SourceError(
+            f"cannot connect to MySQL {where}: {hint or exc.args[-1]} (error {code})"
+        ) from None
     try:
         yield conn
     finally:
@@ -51,15 +69,15 @@ class SourceColumn:
 
     name: str
     ordinal: int
-    data_type: str        # e.g. 'decimal'
-    column_type: str      # e.g. 'decimal(12,2) unsigned'
+    data_type: str  # e.g. 'decimal'
+    column_type: str  # e.g. 'decimal(12,2) unsigned'
     nullable: bool
     char_max_length: int | None
     numeric_precision: int | None
     numeric_scale: int | None
     datetime_precision: int | None
     charset: str | None
-    is_json: bool = False   # MariaDB's JSON is LONGTEXT with a json_valid() check
+    is_json: bool = False  # MariaDB's JSON is LONGTEXT with a json_valid() check
 
     @property
     def unsigned(self) -> bool:
@@ -69,8 +87,9 @@ class SourceColumn:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def table_columns(conn: pymysql.connections.Connection, database: str,
-                  table: str) -> list[SourceColumn]:
+def table_columns(
+    conn: pymysql.connections.Connection, database: str, table: str
+) -> list[SourceColumn]:
     """The table's columns in ordinal order; [] when the table does not exist."""
     with conn.cursor() as cur:
         cur.execute(
@@ -87,11 +106,19 @@ def table_columns(conn: pymysql.connections.Connection, database: str,
         rows = cur.fetchall()
         json_columns = _json_columns(cur, database, table)
     return [
-        SourceColumn(r[0], int(r[1]), r[2].lower(), r[3].lower(), r[4] == "YES",
-                     None if r[5] is None else int(r[5]),
-                     None if r[6] is None else int(r[6]),
-                     None if r[7] is None else int(r[7]),
-                     None if r[8] is None else int(r[8]), r[9], r[0] in json_columns)
+        SourceColumn(
+            r[0],
+            int(r[1]),
+            r[2].lower(),
+            r[3].lower(),
+            r[4] == "YES",
+            None if r[5] is None else int(r[5]),
+            None if r[6] is None else int(r[6]),
+            None if r[7] is None else int(r[7]),
+            None if r[8] is None else int(r[8]),
+            r[9],
+            r[0] in json_columns,
+        )
         for r in rows
     ]
 
@@ -101,7 +128,9 @@ def _json_columns(cur, database: str, table: str) -> set[str]:
     try:
         cur.execute(
             "select check_clause from information_schema.check_constraints "
-            "where constraint_schema = %s and table_name = %s", (database, table))
+            "where constraint_schema = %s and table_name = %s",
+            (database, table),
+        )
     except pymysql.err.MySQLError:
         return set()  # MySQL 8 reports JSON as its own data_type and has no table_name here
     found = set()

@@ -40,14 +40,16 @@ class TableRun:
     loaded: int = 0
     seconds: float = 0.0
     run_id: str | None = None
-    catch_up: int = 0          # earlier batches (from interrupted runs) finished on the way
+    catch_up: int = 0  # earlier batches (from interrupted runs) finished on the way
     error: str | None = None
     stages: list[str] = field(default_factory=list)
 
     @property
     def reconciled(self) -> bool:
-        return (self.extracted == self.curated + self.rejected + self.duplicates
-                and self.curated == self.loaded)
+        return (
+            self.extracted == self.curated + self.rejected + self.duplicates
+            and self.curated == self.loaded
+        )
 
     @property
     def status(self) -> str:
@@ -66,16 +68,25 @@ class Reporter:
     def event(self, stage: str, event: dict) -> None: ...
 
 
-def _run_job(script: str, args: list[str], env: dict[str, str], log_path: Path,
-             on_event: Callable[[dict], None]) -> tuple[int, str | None]:
+def _run_job(
+    script: str,
+    args: list[str],
+    env: dict[str, str],
+    log_path: Path,
+    on_event: Callable[[dict], None],
+) -> tuple[int, str | None]:
     """Run a Glue job script like Glue does; returns (exit code, error reported by the job)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     error = None
     with log_path.open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(  # noqa: S603 - our own script, arguments are a list
-            [sys.executable, str(GLUE_JOBS / script), *args], stdout=subprocess.PIPE,
-            stderr=log, text=True, env={**os.environ, **env, "SPARK_LOCAL_IP": "127.0.0.1"},
-            cwd=REPO_ROOT)
+            [sys.executable, str(GLUE_JOBS / script), *args],
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={**os.environ, **env, "SPARK_LOCAL_IP": "127.0.0.1"},
+            cwd=REPO_ROOT,
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             log.write(line)
@@ -93,22 +104,32 @@ def _run_job(script: str, args: list[str], env: dict[str, str], log_path: Path,
     return code, error
 
 
-def run_ingest(config: SourceConfig, settings: Settings, database: str, tables: list[str],
-               reporter: Reporter | None = None) -> list[TableRun]:
+def run_ingest(
+    config: SourceConfig,
+    settings: Settings,
+    database: str,
+    tables: list[str],
+    reporter: Reporter | None = None,
+) -> list[TableRun]:
     reporter = reporter or Reporter()
     runs = {t: TableRun(t) for t in tables}
     lake = open_lake(settings.lake_uri)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     logs = settings.local_dir / "logs"
 
-    reporter.stage("check", f"{len(tables)} tables against {database} on "
-                            f"{settings.mysql.host}:{settings.mysql.port}")
+    reporter.stage(
+        "check",
+        f"{len(tables)} tables against {database} on {settings.mysql.host}:{settings.mysql.port}",
+    )
     with connect(settings.mysql, database) as conn:
         for table in tables:  # a bad configuration stops here, before any data moves
             plan_table(config, conn, database, table)
         with conn.cursor() as cur:
-            cur.execute("select table_name, table_rows from information_schema.tables "
-                        "where table_schema = %s", (database,))
+            cur.execute(
+                "select table_name, table_rows from information_schema.tables "
+                "where table_schema = %s",
+                (database,),
+            )
             estimates = {name: int(rows or 0) for name, rows in cur.fetchall()}
 
     reporter.stage("extract", "MySQL -> raw zone (gzip JSON Lines)")
@@ -117,8 +138,14 @@ def run_ingest(config: SourceConfig, settings: Settings, database: str, tables: 
         started = time.perf_counter()
         reporter.extract_started(table, estimates.get(table, 0))
         try:
-            result = extract_table(config, settings.mysql, lake, table, database=database,
-                                   on_rows=lambda n, t=table: reporter.extract_rows(t, n))
+            result = extract_table(
+                config,
+                settings.mysql,
+                lake,
+                table,
+                database=database,
+                on_rows=lambda n, t=table: reporter.extract_rows(t, n),
+            )
         except PlatformError as exc:
             run.error = f"extract: {exc}"
         else:
@@ -137,8 +164,7 @@ def run_ingest(config: SourceConfig, settings: Settings, database: str, tables: 
         except PlatformError as exc:
             runs[table].error = f"crawl: {exc}"
 
-    def run_stage(stage: str, script: str, args: list[str], apply: Callable[[dict], None]
-                  ) -> None:
+    def run_stage(stage: str, script: str, args: list[str], apply: Callable[[dict], None]) -> None:
         todo = [t for t in tables if not runs[t].error]
         if not todo:
             return
@@ -150,8 +176,9 @@ def run_ingest(config: SourceConfig, settings: Settings, database: str, tables: 
             if event.get("table") in runs:
                 apply(event)
 
-        code, error = _run_job(script, [*args, "--TABLES", ",".join(todo)],
-                               settings.to_env(), log_path, on_event)
+        code, error = _run_job(
+            script, [*args, "--TABLES", ",".join(todo)], settings.to_env(), log_path, on_event
+        )
         share = (time.perf_counter() - started) / len(todo)
         for table in todo:
             runs[table].seconds += share
@@ -170,19 +197,36 @@ def run_ingest(config: SourceConfig, settings: Settings, database: str, tables: 
         run.duplicates = event["duplicates_removed"]
 
     reporter.stage("curate", "Glue job glue_jobs/curate_raw.py on Spark (local mode)")
-    run_stage("curate", "curate_raw.py", ["--JOB_NAME", "jlr-curate", "--LAKE_URI",
-                                          settings.lake_uri, "--SOURCE", config.name],
-              on_curated)
+    run_stage(
+        "curate",
+        "curate_raw.py",
+        ["--JOB_NAME", "jlr-curate", "--LAKE_URI", settings.lake_uri, "--SOURCE", config.name],
+        on_curated,
+    )
 
     def on_loaded(event: dict) -> None:
         run = runs[event["table"]]
         if event["batch_id"] == run.run_id and event.get("status") == "loaded":
             run.loaded = event["rows_loaded"]
 
-    reporter.stage("load", f"Glue job glue_jobs/load_staging.py -> PostgreSQL "
-                           f"{settings.postgres.database}.{config.warehouse_schema}")
-    run_stage("load", "load_staging.py", ["--JOB_NAME", "jlr-load", "--LAKE_URI",
-                                          settings.lake_uri, "--SOURCE", config.name,
-                                          "--WAREHOUSE_SCHEMA", config.warehouse_schema],
-              on_loaded)
+    reporter.stage(
+        "load",
+        f"Glue job glue_jobs/load_staging.py -> PostgreSQL "
+        f"{settings.postgres.database}.{config.warehouse_schema}",
+    )
+    run_stage(
+        "load",
+        "load_staging.py",
+        [
+            "--JOB_NAME",
+            "jlr-load",
+            "--LAKE_URI",
+            settings.lake_uri,
+            "--SOURCE",
+            config.name,
+            "--WAREHOUSE_SCHEMA",
+            config.warehouse_schema,
+        ],
+        on_loaded,
+    )
     return [runs[t] for t in tables]

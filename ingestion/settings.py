@@ -114,12 +114,18 @@ class Settings:
             local_dir=Path(v["JLR_LOCAL_DIR"]),
             lake_uri=v["JLR_LAKE_URI"],
             mysql=Endpoint(
-                v["JLR_MYSQL_HOST"], int(v["JLR_MYSQL_PORT"]), v["JLR_MYSQL_USER"],
-                v["JLR_MYSQL_PASSWORD"], v["JLR_MYSQL_DATABASE"],
+                v["JLR_MYSQL_HOST"],
+                int(v["JLR_MYSQL_PORT"]),
+                v["JLR_MYSQL_USER"],
+                v["JLR_MYSQL_PASSWORD"],
+                v["JLR_MYSQL_DATABASE"],
             ),
             postgres=Endpoint(
-                v["JLR_PG_HOST"], int(v["JLR_PG_PORT"]), v["JLR_PG_USER"],
-                v["JLR_PG_PASSWORD"], v["JLR_PG_DATABASE"],
+                v["JLR_PG_HOST"],
+                int(v["JLR_PG_PORT"]),
+                v["JLR_PG_USER"],
+                v["JLR_PG_PASSWORD"],
+                v["JLR_PG_DATABASE"],
             ),
         )
 
@@ -127,18 +133,31 @@ class Settings:
         """The JLR_* variables that describe these settings (for job subprocesses and dbt)."""
         env = {"JLR_LOCAL_DIR": str(self.local_dir), "JLR_LAKE_URI": self.lake_uri}
         for prefix, ep in (("JLR_MYSQL", self.mysql), ("JLR_PG", self.postgres)):
-            env.update({f"{prefix}_HOST": ep.host, f"{prefix}_PORT": str(ep.port),
-                        f"{prefix}_USER": ep.user, f"{prefix}_PASSWORD": ep.password,
-                        f"{prefix}_DATABASE": ep.database})
+            env.update(
+                {
+                    f"{prefix}_HOST": ep.host,
+                    f"{prefix}_PORT": str(ep.port),
+                    f"{prefix}_USER": ep.user,
+                    f"{prefix}_PASSWORD": ep.password,
+                    f"{prefix}_DATABASE": ep.database,
+                }
+            )
         return env
 
-    def with_databases(self, mysql_db: str | None = None, pg_db: str | None = None,
-                       lake_uri: str | None = None) -> Settings:
+    def with_databases(
+        self, mysql_db: str | None = None, pg_db: str | None = None, lake_uri: str | None = None
+    ) -> Settings:
         """A copy pointing at other databases / another lake (tests use their own)."""
+
         def swap(ep: Endpoint, db: str | None) -> Endpoint:
             return ep if db is None else Endpoint(ep.host, ep.port, ep.user, ep.password, db)
-        return Settings(self.local_dir, lake_uri or self.lake_uri,
-                        swap(self.mysql, mysql_db), swap(self.postgres, pg_db))
+
+        return Settings(
+            self.local_dir,
+            lake_uri or self.lake_uri,
+            swap(self.mysql, mysql_db),
+            swap(self.postgres, pg_db),
+        )
 
 
 def _shell_quote(value: str) -> str:
@@ -146,8 +165,11 @@ def _shell_quote(value: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ingestion.settings", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ingestion.settings",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--init", action="store_true", help="create stack.env if missing")
     parser.add_argument("--shell", action="store_true", help="print export lines")
     args = parser.parse_args(argv)

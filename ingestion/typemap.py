@@ -1,4 +1,4 @@
-"""One table-driven map from a MySQL column to its raw encoding, Spark, PostgreSQL and Redshift types.
+"""One table-driven map: MySQL column -> raw encoding, Spark, PostgreSQL and Redshift types.
 
 Every stage asks this module and nothing else how a column travels:
 
@@ -30,8 +30,17 @@ from ingestion.errors import CatalogError
 REDSHIFT_MAX_VARCHAR = 65535
 REDSHIFT_MAX_VARBYTE = 1_024_000
 MAX_DECIMAL_PRECISION = 38
-BYTES_PER_CHAR = {"utf8mb4": 4, "utf8mb3": 3, "utf8": 3, "latin1": 1, "ascii": 1, "binary": 1,
-                  "ucs2": 2, "utf16": 4, "utf32": 4}
+BYTES_PER_CHAR = {
+    "utf8mb4": 4,
+    "utf8mb3": 3,
+    "utf8": 3,
+    "latin1": 1,
+    "ascii": 1,
+    "binary": 1,
+    "ucs2": 2,
+    "utf16": 4,
+    "utf32": 4,
+}
 
 # Integer family: (signed spark, unsigned spark). Spark names map 1:1 to SQL below.
 _INTEGERS = {
@@ -42,8 +51,12 @@ _INTEGERS = {
     "integer": ("int", "bigint"),
     "bigint": ("bigint", "decimal(20,0)"),
 }
-_SQL_OF_SPARK_INT = {"smallint": "smallint", "int": "integer", "bigint": "bigint",
-                     "decimal(20,0)": "numeric(20,0)"}
+_SQL_OF_SPARK_INT = {
+    "smallint": "smallint",
+    "int": "integer",
+    "bigint": "bigint",
+    "decimal(20,0)": "numeric(20,0)",
+}
 _TEXT_BYTES = {"tinytext": 255, "text": 65535, "mediumtext": 16_777_215, "longtext": 4_294_967_295}
 _BLOB_BYTES = {"tinyblob": 255, "blob": 65535, "mediumblob": 16_777_215, "longblob": 4_294_967_295}
 
@@ -56,13 +69,19 @@ class ColumnType:
     redshift: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"raw": self.raw, "spark": self.spark, "postgres": self.postgres,
-                "redshift": self.redshift}
+        return {
+            "raw": self.raw,
+            "spark": self.spark,
+            "postgres": self.postgres,
+            "redshift": self.redshift,
+        }
 
 
 def _varchar(chars: int | None, charset: str | None, *, pg_text_over: int = 10_485_760) -> tuple:
     chars = chars or 1
-    nbytes = min(chars * BYTES_PER_CHAR.get((charset or "utf8mb4").lower(), 4), REDSHIFT_MAX_VARCHAR)
+    nbytes = min(
+        chars * BYTES_PER_CHAR.get((charset or "utf8mb4").lower(), 4), REDSHIFT_MAX_VARCHAR
+    )
     postgres = f"varchar({chars})" if chars <= pg_text_over else "text"
     return postgres, f"varchar({nbytes})"
 
@@ -116,5 +135,7 @@ def map_column(column: dict) -> ColumnType:
     if data_type in ("binary", "varbinary") or data_type in _BLOB_BYTES:
         n = column["char_max_length"] or _BLOB_BYTES.get(data_type, 1)
         return ColumnType("base64", "binary", "bytea", f"varbyte({min(n, REDSHIFT_MAX_VARBYTE)})")
-    raise CatalogError(f"column {column['name']!r}: MySQL type {column_type!r} is not supported "
-                       "by the type map (ingestion/typemap.py)")
+    raise CatalogError(
+        f"column {column['name']!r}: MySQL type {column_type!r} is not supported "
+        "by the type map (ingestion/typemap.py)"
+    )

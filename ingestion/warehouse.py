@@ -53,7 +53,7 @@ class LoadResult:
     table: str
     batch_id: str
     manifest_key: str
-    status: str          # loaded | skipped (already audited) | superseded (a newer full batch)
+    status: str  # loaded | skipped (already audited) | superseded (a newer full batch)
     rows_loaded: int
     rows_deleted: int
     seconds: float
@@ -65,14 +65,22 @@ class LoadResult:
 @contextmanager
 def pg_connect(endpoint: Endpoint) -> Iterator[psycopg.Connection]:
     try:
-        conn = psycopg.connect(host=endpoint.host, port=endpoint.port, user=endpoint.user,
-                               password=endpoint.password, dbname=endpoint.database,
-                               connect_timeout=10, application_name="jlr-load",
-                               autocommit=True)  # each transaction() block is a real one
+        conn = psycopg.connect(
+            host=endpoint.host,
+            port=endpoint.port,
+            user=endpoint.user,
+            password=endpoint.password,
+            dbname=endpoint.database,
+            connect_timeout=10,
+            application_name="jlr-load",
+            autocommit=True,
+        )  # each transaction() block is a real one
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
-        raise LoadError(f"cannot connect to PostgreSQL {endpoint.user}@{endpoint.host}:"
-                        f"{endpoint.port}/{endpoint.database}: {reason}") from None
+        raise LoadError(
+            f"cannot connect to PostgreSQL {endpoint.user}@{endpoint.host}:"
+            f"{endpoint.port}/{endpoint.database}: {reason}"
+        ) from None
     try:
         yield conn
     finally:
@@ -83,8 +91,10 @@ def _csv_ready(table: pa.Table) -> pa.Table:
     """Binary columns as PostgreSQL bytea hex text; everything else pyarrow writes as is."""
     for i, field in enumerate(table.schema):
         if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
-            hexed = pa.array([None if v is None else "\\x" + v.hex()
-                              for v in table.column(i).to_pylist()], pa.string())
+            hexed = pa.array(
+                [None if v is None else "\\x" + v.hex() for v in table.column(i).to_pylist()],
+                pa.string(),
+            )
             table = table.set_column(i, field.name, hexed)
     return table
 
@@ -94,20 +104,27 @@ def _existing_columns(cur: psycopg.Cursor, schema: str, table: str) -> dict[str,
         "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
         "join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
         "where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped "
-        "order by a.attnum", (schema, table))
+        "order by a.attnum",
+        (schema, table),
+    )
     return dict(cur.fetchall())
 
 
 def _normalise(pg_type: str) -> str:
-    aliases = {"timestamptz": "timestamp with time zone",
-               "timestamp": "timestamp without time zone", "varchar": "character varying",
-               "numeric": "numeric", "real": "real", "integer": "integer", "bool": "boolean"}
+    aliases = {
+        "timestamptz": "timestamp with time zone",
+        "timestamp": "timestamp without time zone",
+        "varchar": "character varying",
+        "numeric": "numeric",
+        "real": "real",
+        "integer": "integer",
+        "bool": "boolean",
+    }
     base, paren, rest = pg_type.partition("(")
     return aliases.get(base.strip(), base.strip()) + (paren + rest if paren else "")
 
 
-def ensure_staging_table(cur: psycopg.Cursor, schema: str, table: str,
-                         columns: list[dict]) -> None:
+def ensure_staging_table(cur: psycopg.Cursor, schema: str, table: str, columns: list[dict]) -> None:
     """Create the staging table from the curated contract, or add new columns to it.
 
     A column whose type changed stops the load with a clear message; nothing is altered.
@@ -116,26 +133,38 @@ def ensure_staging_table(cur: psycopg.Cursor, schema: str, table: str,
     existing = _existing_columns(cur, schema, table)
     target = sql.Identifier(schema, table)
     if not existing:
-        defs = [sql.SQL("{} {}{}").format(sql.Identifier(c["name"]), sql.SQL(c["postgres"]),
-                                          sql.SQL("" if c["nullable"] else " not null"))
-                for c in columns]
-        defs.append(sql.SQL("{} timestamptz not null default now()").format(
-            sql.Identifier(LOADED_AT)))
+        defs = [
+            sql.SQL("{} {}{}").format(
+                sql.Identifier(c["name"]),
+                sql.SQL(c["postgres"]),
+                sql.SQL("" if c["nullable"] else " not null"),
+            )
+            for c in columns
+        ]
+        defs.append(
+            sql.SQL("{} timestamptz not null default now()").format(sql.Identifier(LOADED_AT))
+        )
         cur.execute(sql.SQL("create table {} ({})").format(target, sql.SQL(", ").join(defs)))
         return
     for c in columns:
         have = existing.get(c["name"])
         if have is None:
-            cur.execute(sql.SQL("alter table {} add column {} {}").format(
-                target, sql.Identifier(c["name"]), sql.SQL(c["postgres"])))
+            cur.execute(
+                sql.SQL("alter table {} add column {} {}").format(
+                    target, sql.Identifier(c["name"]), sql.SQL(c["postgres"])
+                )
+            )
         elif _normalise(have) != _normalise(c["postgres"]):
-            raise LoadError(f"{schema}.{table}.{c['name']}: staging column is {have} but the "
-                            f"batch brings {c['postgres']}; change the table deliberately "
-                            "(or drop it to rebuild) and load again")
+            raise LoadError(
+                f"{schema}.{table}.{c['name']}: staging column is {have} but the "
+                f"batch brings {c['postgres']}; change the table deliberately "
+                "(or drop it to rebuild) and load again"
+            )
 
 
-def _copy_parquet(cur: psycopg.Cursor, lake: Lake, files: list[dict], temp: sql.Identifier,
-                  names: list[str]) -> int:
+def _copy_parquet(
+    cur: psycopg.Cursor, lake: Lake, files: list[dict], temp: sql.Identifier, names: list[str]
+) -> int:
     columns = sql.SQL(", ").join(sql.Identifier(n) for n in names)
     copied = 0
     with cur.copy(sql.SQL("copy {} ({}) from stdin (format csv)").format(temp, columns)) as copy:
@@ -155,42 +184,79 @@ def _audited(cur: psycopg.Cursor, manifest_key: str) -> bool:
     return cur.fetchone() is not None
 
 
-def _audit(cur: psycopg.Cursor, manifest_key: str, manifest: dict, status: str, loaded: int,
-           deleted: int, started: float) -> None:
+def _audit(
+    cur: psycopg.Cursor,
+    manifest_key: str,
+    manifest: dict,
+    status: str,
+    loaded: int,
+    deleted: int,
+    started: float,
+) -> None:
     counts = manifest["counts"]
     cur.execute(
         "insert into ops.load_audit (manifest_key, source, table_name, batch_id, mode, status, "
         "rows_extracted, rows_rejected, duplicates_removed, rows_curated, rows_loaded, "
         "rows_deleted, started_at, finished_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
         "%s, %s, %s, to_timestamp(%s), clock_timestamp())",
-        (manifest_key, manifest["source"], manifest["table"], manifest["batch_id"],
-         manifest["mode"], status, counts["extracted"], counts["rejected"],
-         counts["duplicates_removed"], counts["curated"], loaded, deleted, started))
+        (
+            manifest_key,
+            manifest["source"],
+            manifest["table"],
+            manifest["batch_id"],
+            manifest["mode"],
+            status,
+            counts["extracted"],
+            counts["rejected"],
+            counts["duplicates_removed"],
+            counts["curated"],
+            loaded,
+            deleted,
+            started,
+        ),
+    )
 
 
-def load_batch(conn: psycopg.Connection, lake: Lake, schema: str, manifest_key: str,
-               *, superseded: bool = False) -> LoadResult:
+def load_batch(
+    conn: psycopg.Connection,
+    lake: Lake,
+    schema: str,
+    manifest_key: str,
+    *,
+    superseded: bool = False,
+) -> LoadResult:
     """Apply one curated batch exactly once; everything happens in one transaction."""
     try:
         return _load_batch(conn, lake, schema, manifest_key, superseded)
     except psycopg.Error as exc:
         diag = exc.diag
-        detail = "; ".join(x for x in (diag.message_primary, diag.message_detail,
-                                       diag.context and diag.context.splitlines()[0]) if x)
-        raise LoadError(f"loading {manifest_key} into schema {schema} failed and was rolled "
-                        f"back: {detail or exc}") from None
+        detail = "; ".join(
+            x
+            for x in (
+                diag.message_primary,
+                diag.message_detail,
+                diag.context and diag.context.splitlines()[0],
+            )
+            if x
+        )
+        raise LoadError(
+            f"loading {manifest_key} into schema {schema} failed and was rolled "
+            f"back: {detail or exc}"
+        ) from None
 
 
-def _load_batch(conn: psycopg.Connection, lake: Lake, schema: str, manifest_key: str,
-                superseded: bool) -> LoadResult:
+def _load_batch(
+    conn: psycopg.Connection, lake: Lake, schema: str, manifest_key: str, superseded: bool
+) -> LoadResult:
     started_wall, started = time.time(), time.perf_counter()
     manifest = lake.get_json(manifest_key)
     table = manifest["table"]
     target = sql.Identifier(schema, table)
     names = [c["name"] for c in manifest["columns"]]
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                    (f"jlr-load:{schema}.{table}",))
+        cur.execute(
+            "select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"jlr-load:{schema}.{table}",)
+        )
         if _audited(cur, manifest_key):
             return LoadResult(table, manifest["batch_id"], manifest_key, "skipped", 0, 0, 0.0)
         if superseded:
@@ -198,30 +264,47 @@ def _load_batch(conn: psycopg.Connection, lake: Lake, schema: str, manifest_key:
             return LoadResult(table, manifest["batch_id"], manifest_key, "superseded", 0, 0, 0.0)
         ensure_staging_table(cur, schema, table, manifest["columns"])
         temp = sql.Identifier(f"_batch_{table}")
-        cur.execute(sql.SQL("create temp table {} (like {} including defaults) on commit drop").format(temp, target))
+        cur.execute(
+            sql.SQL("create temp table {} (like {} including defaults) on commit drop").format(
+                temp, target
+            )
+        )
         copied = _copy_parquet(cur, lake, manifest["files"], temp, names)
         if copied != manifest["counts"]["curated"]:
-            raise LoadError(f"{table} batch {manifest['batch_id']}: copied {copied} rows but the "
-                            f"curated manifest holds {manifest['counts']['curated']}")
+            raise LoadError(
+                f"{table} batch {manifest['batch_id']}: copied {copied} rows but the "
+                f"curated manifest holds {manifest['counts']['curated']}"
+            )
         pk = sql.SQL(" and ").join(
-            sql.SQL("t.{0} = b.{0}").format(sql.Identifier(k)) for k in manifest["primary_key"])
+            sql.SQL("t.{0} = b.{0}").format(sql.Identifier(k)) for k in manifest["primary_key"]
+        )
         if manifest["mode"] == "full":
             cur.execute(sql.SQL("delete from {}").format(target))
         else:
             cur.execute(sql.SQL("delete from {} t using {} b where {}").format(target, temp, pk))
         deleted = cur.rowcount
         cols = sql.SQL(", ").join(sql.Identifier(n) for n in names)
-        cur.execute(sql.SQL("insert into {} ({}, {}) select {}, now() from {} "
-                            "where not {}").format(target, cols, sql.Identifier(LOADED_AT), cols,
-                                                   temp, sql.Identifier("_is_deleted")))
+        cur.execute(
+            sql.SQL("insert into {} ({}, {}) select {}, now() from {} where not {}").format(
+                target, cols, sql.Identifier(LOADED_AT), cols, temp, sql.Identifier("_is_deleted")
+            )
+        )
         loaded = cur.rowcount
         _audit(cur, manifest_key, manifest, "loaded", loaded, deleted, started_wall)
-    return LoadResult(table, manifest["batch_id"], manifest_key, "loaded", loaded, deleted,
-                      time.perf_counter() - started)
+    return LoadResult(
+        table,
+        manifest["batch_id"],
+        manifest_key,
+        "loaded",
+        loaded,
+        deleted,
+        time.perf_counter() - started,
+    )
 
 
-def load_pending(endpoint: Endpoint, lake: Lake, source: str, schema: str,
-                 tables: list[str]) -> list[LoadResult]:
+def load_pending(
+    endpoint: Endpoint, lake: Lake, source: str, schema: str, tables: list[str]
+) -> list[LoadResult]:
     """Load every committed curated batch not yet in ops.load_audit, oldest first per table.
 
     When several full batches wait, only the newest is applied (each replaces the whole table);
@@ -235,8 +318,10 @@ def load_pending(endpoint: Endpoint, lake: Lake, source: str, schema: str,
         for table in tables:
             keys = curated_manifests(lake, source, table)
             with conn.cursor() as cur:
-                cur.execute("select manifest_key from ops.load_audit where table_name = %s "
-                            "and source = %s", (table, source))
+                cur.execute(
+                    "select manifest_key from ops.load_audit where table_name = %s and source = %s",
+                    (table, source),
+                )
                 done = {r[0] for r in cur.fetchall()}
             pending = [k for k in keys if k not in done]
             modes = [lake.get_json(k)["mode"] for k in pending]

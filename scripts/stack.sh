@@ -52,6 +52,8 @@ repository elsewhere"
   fi
 }
 
+port_taken() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
 sql_escape() { local s="${1//\\/\\\\}"; printf '%s' "${s//\'/\'\'}"; }
 
 # ---------------------------------------------------------------- MariaDB
@@ -63,6 +65,8 @@ mariadb_up() {
   command -v mariadbd >/dev/null || die "mariadbd not found: run 'make setup'"
   own_dir "$MYSQL_OS_USER" "$MDIR"
   if mariadb_running; then say "mariadb    already running on $JLR_MYSQL_HOST:$JLR_MYSQL_PORT"; else
+    port_taken "$JLR_MYSQL_HOST" "$JLR_MYSQL_PORT" && die "port $JLR_MYSQL_PORT is already in use \
+by another process (another checkout's stack? stop it with its 'make down'), or set JLR_MYSQL_PORT"
     if [ ! -d "$MDATA/mysql" ]; then
       say "mariadb    initialising $MDATA"
       as_user "$MYSQL_OS_USER" mariadb-install-db --no-defaults --datadir="$MDATA" \
@@ -132,6 +136,8 @@ postgres_up() {
     rm -f "$pwfile"
   fi
   if pg_running; then say "postgres   already running on $JLR_PG_HOST:$JLR_PG_PORT"; else
+    port_taken "$JLR_PG_HOST" "$JLR_PG_PORT" && die "port $JLR_PG_PORT is already in use by \
+another process (another checkout's stack? stop it with its 'make down'), or set JLR_PG_PORT"
     pg pg_ctl -D "$PDATA" -l "$PLOG" -w -t 60 \
       -o "-c port=$JLR_PG_PORT -c listen_addresses=$JLR_PG_HOST -c unix_socket_directories=$PDIR" \
       start </dev/null >/dev/null 2>&1 \

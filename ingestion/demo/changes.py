@@ -28,7 +28,6 @@ from ingestion.mysql_source import connect, quote_ident
 from ingestion.settings import Endpoint
 
 
-
 def _insert(cur, table: str, rows: list[tuple]) -> int:
     if rows:
         marks = ", ".join(["%s"] * len(rows[0]))
@@ -55,10 +54,15 @@ def apply_day(cur, seed: int, scale: float, day: int, clock: dict) -> dict[str, 
     n_customers = max(3, round(sizes.customers * 0.001))
     countries = list(ref.COUNTRIES)
     new_customers = [
-        _customer_row(rng, clock["next_customer_id"] + i,
-                      rng.choices(countries, [ref.COUNTRIES[c][2] for c in countries])[0],
-                      now, now)
-        for i in range(n_customers)]
+        _customer_row(
+            rng,
+            clock["next_customer_id"] + i,
+            rng.choices(countries, [ref.COUNTRIES[c][2] for c in countries])[0],
+            now,
+            now,
+        )
+        for i in range(n_customers)
+    ]
     done["customers inserted"] = _insert(cur, "customers", new_customers)
 
     n_orders = max(5, round(sizes.orders * 0.002))
@@ -70,8 +74,18 @@ def apply_day(cur, seed: int, scale: float, day: int, clock: dict) -> dict[str, 
         dealer_id, country = rng.choice(world.dealers)
         currency, rate = ref.COUNTRIES[country][0], ref.COUNTRIES[country][1]
         customer = rng.randint(1, clock["next_customer_id"] + n_customers - 1)
-        row = _order_row(rng, world, clock["next_order_id"] + i, dealer_id, customer,
-                         vehicle[0], now, _money(float(price[vehicle[1]]) * rate), currency, now)
+        row = _order_row(
+            rng,
+            world,
+            clock["next_order_id"] + i,
+            dealer_id,
+            customer,
+            vehicle[0],
+            now,
+            _money(float(price[vehicle[1]]) * rate),
+            currency,
+            now,
+        )
         orders.append(row[:5] + (None,) + row[6:10] + ("ordered",) + row[11:15] + (now, None))
     done["vehicles inserted"] = _insert(cur, "vehicles", vehicles)
     done["orders inserted"] = _insert(cur, "sales_orders", orders)
@@ -83,45 +97,57 @@ def apply_day(cur, seed: int, scale: float, day: int, clock: dict) -> dict[str, 
         "status = case status when 'ordered' then 'allocated' when 'allocated' then "
         "'in_transit' else 'delivered' end, updated_at = utc_timestamp(6) "
         "where status in ('ordered', 'allocated', 'in_transit') and deleted_at is null "
-        f"order by {_pick(day, 'order_id')} limit {int(limit)}")
+        f"order by {_pick(day, 'order_id')} limit {int(limit)}"
+    )
     done["orders advanced"] = cur.rowcount
     cur.execute(
         "update customers set email = concat('Updated.', customer_id, '@Example.com '), "
         f"updated_at = utc_timestamp(6) where deleted_at is null "
-        f"order by {_pick(day, 'customer_id')} limit {max(2, round(sizes.customers * 0.001))}")
+        f"order by {_pick(day, 'customer_id')} limit {max(2, round(sizes.customers * 0.001))}"
+    )
     done["customers updated"] = cur.rowcount
     cur.execute(
         "update dealers set customer_rating = round(1 + rand(%s) * 4, 1), "
         f"updated_at = utc_timestamp() order by {_pick(day, 'dealer_id')} limit 2",
-        (seed * 1000 + day,))
+        (seed * 1000 + day,),
+    )
     done["dealers updated"] = cur.rowcount
     cur.execute(
         "update warranty_claims set status = case status when 'submitted' then 'approved' "
         "else 'paid' end, updated_at = utc_timestamp() where status in ('submitted', 'approved') "
-        f"order by {_pick(day, 'claim_id')} limit {max(2, round(sizes.claims * 0.01))}")
+        f"order by {_pick(day, 'claim_id')} limit {max(2, round(sizes.claims * 0.01))}"
+    )
     done["claims advanced"] = cur.rowcount
 
     cur.execute(
         "update customers set deleted_at = utc_timestamp(6), updated_at = utc_timestamp(6) "
         f"where deleted_at is null order by {_pick(day + 7919, 'customer_id')} "
-        f"limit {max(1, round(sizes.customers * 0.0002))}")
+        f"limit {max(1, round(sizes.customers * 0.0002))}"
+    )
     done["customers soft-deleted"] = cur.rowcount
     cur.execute(
         "update sales_orders set deleted_at = utc_timestamp(6), updated_at = utc_timestamp(6) "
         f"where deleted_at is null order by {_pick(day + 7919, 'order_id')} "
-        f"limit {max(1, round(sizes.orders * 0.0005))}")
+        f"limit {max(1, round(sizes.orders * 0.0005))}"
+    )
     done["orders soft-deleted"] = cur.rowcount
 
-    cur.execute(f"delete from sales_orders where status = 'cancelled' "
-                f"order by {_pick(day, 'order_id')} limit {max(1, round(sizes.orders * 0.0002))}")
+    cur.execute(
+        f"delete from sales_orders where status = 'cancelled' "
+        f"order by {_pick(day, 'order_id')} limit {max(1, round(sizes.orders * 0.0002))}"
+    )
     done["orders hard-deleted"] = cur.rowcount
-    cur.execute(f"delete from warranty_claims where status = 'rejected' "
-                f"order by {_pick(day, 'claim_id')} limit {max(1, round(sizes.claims * 0.001))}")
+    cur.execute(
+        f"delete from warranty_claims where status = 'rejected' "
+        f"order by {_pick(day, 'claim_id')} limit {max(1, round(sizes.claims * 0.001))}"
+    )
     done["claims hard-deleted"] = cur.rowcount
 
-    cur.execute("select vin, dealer_id, delivery_date from sales_orders where status = "
-                "'delivered' and delivery_date > '0000-00-00' and deleted_at is null "
-                f"order by {_pick(day, 'order_id')} limit 500")
+    cur.execute(
+        "select vin, dealer_id, delivery_date from sales_orders where status = "
+        "'delivered' and delivery_date > '0000-00-00' and deleted_at is null "
+        f"order by {_pick(day, 'order_id')} limit 500"
+    )
     world.sold = [tuple(r) for r in cur.fetchall()]
     n_claims = max(2, round(sizes.claims * 0.002))
     claims = [_claim_row(rng, world, clock["next_claim_id"] + i, now) for i in range(n_claims)]
@@ -130,35 +156,55 @@ def apply_day(cur, seed: int, scale: float, day: int, clock: dict) -> dict[str, 
     cur.execute(
         "update _demo_clock set days_applied = days_applied + 1, next_order_id = %s, "
         "next_customer_id = %s, next_claim_id = %s, next_vin_serial = %s where id = 1",
-        (clock["next_order_id"] + n_orders, clock["next_customer_id"] + n_customers,
-         clock["next_claim_id"] + n_claims, max(world.serials.values(),
-                                                default=clock["next_vin_serial"])))
+        (
+            clock["next_order_id"] + n_orders,
+            clock["next_customer_id"] + n_customers,
+            clock["next_claim_id"] + n_claims,
+            max(world.serials.values(), default=clock["next_vin_serial"]),
+        ),
+    )
     return done
 
 
-def apply_changes(endpoint: Endpoint, database: str, days: int, seed: int | None = None
-                  ) -> dict[str, int]:
+def apply_changes(
+    endpoint: Endpoint, database: str, days: int, seed: int | None = None
+) -> dict[str, int]:
     """Apply ``days`` simulated days of change; returns the totals per kind of change."""
     totals: dict[str, int] = {}
     with connect(endpoint, database) as conn, conn.cursor() as cur:
         try:
-            cur.execute("select seed, scale, days_applied, next_order_id, next_customer_id, "
-                        "next_claim_id, next_vin_serial from _demo_clock where id = 1")
+            cur.execute(
+                "select seed, scale, days_applied, next_order_id, next_customer_id, "
+                "next_claim_id, next_vin_serial from _demo_clock where id = 1"
+            )
         except Exception:  # noqa: BLE001 - any failure here means the demo was never seeded
-            raise SourceError(f"database {database!r} holds no demo data: run `make seed` "
-                              "first") from None
+            raise SourceError(
+                f"database {database!r} holds no demo data: run `make seed` first"
+            ) from None
         row = cur.fetchone()
         if row is None:
             raise SourceError(f"database {database!r} holds no demo data: run `make seed`")
-        names = ["seed", "scale", "days_applied", "next_order_id", "next_customer_id",
-                 "next_claim_id", "next_vin_serial"]
+        names = [
+            "seed",
+            "scale",
+            "days_applied",
+            "next_order_id",
+            "next_customer_id",
+            "next_claim_id",
+            "next_vin_serial",
+        ]
         for _ in range(days):
             cur.execute("select " + ", ".join(names) + " from _demo_clock where id = 1")
             clock = dict(zip(names, cur.fetchone(), strict=True))
             cur.execute("start transaction")
             try:
-                day_counts = apply_day(cur, seed if seed is not None else clock["seed"],
-                                       clock["scale"], clock["days_applied"] + 1, clock)
+                day_counts = apply_day(
+                    cur,
+                    seed if seed is not None else clock["seed"],
+                    clock["scale"],
+                    clock["days_applied"] + 1,
+                    clock,
+                )
                 cur.execute("commit")
             except Exception:
                 cur.execute("rollback")

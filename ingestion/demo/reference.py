@@ -45,22 +45,58 @@ EV_TRIMS = [
     ("Black", "bev", None, 294, 1.22),
 ]
 MODEL_BASE_PRICE_GBP = {
-    1: 52_000, 2: 38_000, 3: 69_000, 4: 43_000, 5: 39_000, 6: 74_000, 7: 107_000, 8: 83_000,
-    9: 59_000, 10: 44_000, 11: 58_000, 12: 61_000, 13: 79_000, 14: 62_000, 15: 44_000,
+    1: 52_000,
+    2: 38_000,
+    3: 69_000,
+    4: 43_000,
+    5: 39_000,
+    6: 74_000,
+    7: 107_000,
+    8: 83_000,
+    9: 59_000,
+    10: 44_000,
+    11: 58_000,
+    12: 61_000,
+    13: 79_000,
+    14: 62_000,
+    15: 44_000,
 }
 
 # country -> (currency, rate from GBP, weight, regions with cities)
 COUNTRIES = {
-    "GB": ("GBP", 1.0, 30, {"England": ["London", "Manchester", "Birmingham", "Leeds", "Bristol"],
-                            "Scotland": ["Edinburgh", "Glasgow", "Aberdeen"],
-                            "Wales": ["Cardiff", "Swansea"]}),
-    "DE": ("EUR", 1.17, 12, {"Bayern": ["München", "Nürnberg"], "NRW": ["Köln", "Düsseldorf"],
-                             "Hessen": ["Frankfurt am Main"]}),
+    "GB": (
+        "GBP",
+        1.0,
+        30,
+        {
+            "England": ["London", "Manchester", "Birmingham", "Leeds", "Bristol"],
+            "Scotland": ["Edinburgh", "Glasgow", "Aberdeen"],
+            "Wales": ["Cardiff", "Swansea"],
+        },
+    ),
+    "DE": (
+        "EUR",
+        1.17,
+        12,
+        {
+            "Bayern": ["München", "Nürnberg"],
+            "NRW": ["Köln", "Düsseldorf"],
+            "Hessen": ["Frankfurt am Main"],
+        },
+    ),
     "FR": ("EUR", 1.17, 6, {"Île-de-France": ["Paris", "Versailles"], "Centre": ["Orléans"]}),
     "PL": ("PLN", 5.05, 4, {"Łódzkie": ["Łódź"], "Małopolskie": ["Kraków"]}),
     "SE": ("SEK", 13.4, 3, {"Västra Götaland": ["Göteborg"], "Skåne": ["Malmö"]}),
-    "US": ("USD", 1.27, 18, {"New Jersey": ["Mahwah"], "California": ["Los Angeles", "San Diego"],
-                             "Texas": ["Austin", "Houston"]}),
+    "US": (
+        "USD",
+        1.27,
+        18,
+        {
+            "New Jersey": ["Mahwah"],
+            "California": ["Los Angeles", "San Diego"],
+            "Texas": ["Austin", "Houston"],
+        },
+    ),
     "CN": ("CNY", 9.15, 14, {"上海": ["上海"], "北京": ["北京"], "广东": ["深圳", "广州"]}),
     "JP": ("JPY", 188.0, 5, {"関東": ["東京", "横浜"], "関西": ["大阪"]}),
     "IN": ("INR", 105.6, 4, {"Maharashtra": ["Mumbai", "Pune"], "Delhi": ["New Delhi"]}),
@@ -89,16 +125,44 @@ LAST_NAMES = {
     "JP": ["佐藤", "鈴木", "高橋", "𠮷田", "田中"],
     "IN": ["Sharma", "Patel", "Singh", "Kumar", "Gupta"],
 }
-ASCII_NAMES = {"CN": ["wei", "fang", "na", "qiang", "min", "jing"],
-               "JP": ["sho", "hina", "ren", "yui", "yuma"]}
+ASCII_NAMES = {
+    "CN": ["wei", "fang", "na", "qiang", "min", "jing"],
+    "JP": ["sho", "hina", "ren", "yui", "yuma"],
+}
 EMAIL_DOMAINS = ["example.com", "example.co.uk", "mail.example.org", "example.de", "example.cn"]
 DEALER_BRANDS = ["Jaguar Land Rover", "JLR", "Land Rover", "Jaguar"]
-COLOURS = ["Fuji White", "Santorini Black", "Eiger Grey", "Carpathian Grey", "Firenze Red",
-           "Portofino Blue", "Pangea Green", "Gondwana Stone", "Hakuba Silver", "Belgravia Green"]
-OPTION_PACKS = ["Black Pack", "Bright Pack", "Extended Black Pack", "Off-Road Pack", "Cold Climate",
-                "Towing Pack", "Signature Interior", "Adventure Pack"]
-OPTION_EXTRAS = ["Meridian Sound", "Pixel LED", "Head-up Display", "Panoramic Roof",
-                 "Air Suspension", "Heated Steering Wheel", "Wade Sensing", "ClearSight Mirror"]
+COLOURS = [
+    "Fuji White",
+    "Santorini Black",
+    "Eiger Grey",
+    "Carpathian Grey",
+    "Firenze Red",
+    "Portofino Blue",
+    "Pangea Green",
+    "Gondwana Stone",
+    "Hakuba Silver",
+    "Belgravia Green",
+]
+OPTION_PACKS = [
+    "Black Pack",
+    "Bright Pack",
+    "Extended Black Pack",
+    "Off-Road Pack",
+    "Cold Climate",
+    "Towing Pack",
+    "Signature Interior",
+    "Adventure Pack",
+]
+OPTION_EXTRAS = [
+    "Meridian Sound",
+    "Pixel LED",
+    "Head-up Display",
+    "Panoramic Roof",
+    "Air Suspension",
+    "Heated Steering Wheel",
+    "Wade Sensing",
+    "ClearSight Mirror",
+]
 PART_CATEGORIES = {
     "engine": ("Ingenium", ["turbocharger", "fuel injector", "timing chain", "oil pump"]),
     "electrical": ("harness", ["alternator", "starter motor", "wiring loom", "fuse box"]),
@@ -108,7 +172,14 @@ PART_CATEGORIES = {
     "battery": ("HV", ["12V battery", "HV battery module", "battery cooling pump", "BMS board"]),
     "brakes": ("Brembo", ["brake pads", "brake disc", "calliper", "ABS sensor"]),
 }
-FAILURES = ["intermittent fault reported by customer", "warning light on dashboard",
-            "noise at low speed", "water ingress after rain", "software update failed",
-            "component failed inspection", "fault code stored — component replaced",
-            "client signale un bruit à froid", "Kunde meldet Geräusch beim Bremsen"]
+FAILURES = [
+    "intermittent fault reported by customer",
+    "warning light on dashboard",
+    "noise at low speed",
+    "water ingress after rain",
+    "software update failed",
+    "component failed inspection",
+    "fault code stored — component replaced",
+    "client signale un bruit à froid",
+    "Kunde meldet Geräusch beim Bremsen",
+]

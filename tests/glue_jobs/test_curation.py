@@ -1,0 +1,127 @@
+"""The curate job's DataFrame functions on a real local SparkSession."""
+
+import json
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from pyspark.sql import functions as F
+
+from glue_jobs.curation import apply_contract, deduplicate, raw_schema, split_rejects
+from glue_jobs.glue_args import resolve_args
+from ingestion.errors import ConfigError
+
+
+def contract(**columns):
+    return [
+        {"name": n, "types": {"raw": raw, "spark": spark}, "nullable": True, "column_type": mysql}
+        for n, (raw, spark, mysql) in columns.items()
+    ]
+
+
+CONTRACT = contract(
+    id=("int", "decimal(20,0)", "bigint unsigned"),
+    active=("bool", "boolean", "tinyint(1)"),
+    price=("text", "decimal(12,2)", "decimal(12,2)"),
+    seen=("datetime", "timestamp_ntz", "datetime"),
+    took=("time", "string", "time"),
+)
+
+
+def frame(spark, tmp_path, records):
+    path = tmp_path / "raw.jsonl"
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in records))
+    return (
+        spark.read.schema(raw_schema(CONTRACT))
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", "_corrupt_record")
+        .json(str(path))
+        .withColumn("_source_file", F.input_file_name())
+    )
+
+
+def test_good_rows_are_typed_exactly(spark, tmp_path):
+    df = frame(
+        spark,
+        tmp_path,
+        [
+            {
+                "id": 18446744073709551615,
+                "active": 1,
+                "price": "12.50",
+                "seen": "2024-02-29T23:59:59.123456",
+                "took": "-838:59:59",
+            }
+        ],
+    )
+    good, bad = split_rejects(apply_contract(df, CONTRACT, ["id"]))
+    assert bad.count() == 0
+    row = good.collect()[0]
+    assert row["id"] == Decimal("18446744073709551615")
+    assert row["active"] is True and row["price"] == Decimal("12.50")
+    assert row["seen"] == datetime(2024, 2, 29, 23, 59, 59, 123456)
+    assert row["took"] == "-838:59:59"
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        ({"id": 1, "active": 5}, "active: value 5 is not a valid boolean (tinyint(1))"),
+        ({"id": 2, "price": "12.x"}, "price: value 12.x is not a valid decimal(12,2)"),
+        ({"id": 3, "price": "12345678901.00"}, "price: value 12345678901.00 is not a valid"),
+        (
+            {"id": 4, "seen": "2024-02-30T00:00:00"},
+            "seen: value 2024-02-30T00:00:00 is not a valid",
+        ),
+        ({"id": 5, "took": "12 hours"}, "took: value 12 hours is not a valid string (time)"),
+        ({"active": 1}, "id: primary key is null"),
+        ('{"id": 7, "active": "yes"', "malformed raw record"),
+    ],
+)
+def test_bad_rows_are_rejected_with_a_reason(spark, tmp_path, record, reason):
+    df = frame(spark, tmp_path, [record, {"id": 100, "active": 0}])
+    good, bad = split_rejects(apply_contract(df, CONTRACT, ["id"]))
+    assert [r["id"] for r in good.collect()] == [Decimal(100)]
+    (rejected,) = bad.collect()
+    assert reason in rejected["_reject_reason"]
+
+
+def test_latest_cursor_wins_and_ties_break_deterministically(spark, tmp_path):
+    records = [
+        {"id": 1, "price": "1.00", "seen": "2024-01-01T00:00:00"},
+        {"id": 1, "price": "3.00", "seen": "2024-03-01T00:00:00"},
+        {"id": 1, "price": "2.00", "seen": "2024-02-01T00:00:00"},
+        {"id": 2, "price": "5.00", "seen": "2024-01-01T00:00:00"},
+        {"id": 2, "price": "6.00", "seen": "2024-01-01T00:00:00"},
+    ]
+    good, _ = split_rejects(apply_contract(frame(spark, tmp_path, records), CONTRACT, ["id"]))
+    names = [c["name"] for c in CONTRACT]
+    first = {r["id"]: r["price"] for r in deduplicate(good, ["id"], "seen", names).collect()}
+    again = {
+        r["id"]: r["price"]
+        for r in deduplicate(good.orderBy(F.rand()), ["id"], "seen", names).collect()
+    }
+    assert first[Decimal(1)] == Decimal("3.00")
+    assert first == again and len(first) == 2
+
+
+def test_glue_style_arguments():
+    args = resolve_args(
+        [
+            "job.py",
+            "--JOB_NAME",
+            "j",
+            "--LAKE_URI=file:///x",
+            "--job-bookmark-option",
+            "job-bookmark-disable",
+            "--SOURCE",
+            "s",
+        ],
+        ["JOB_NAME", "LAKE_URI", "SOURCE"],
+        {"TABLES": ""},
+    )
+    assert args == {"JOB_NAME": "j", "LAKE_URI": "file:///x", "SOURCE": "s", "TABLES": ""}
+    with pytest.raises(ConfigError, match="missing job arguments: --SOURCE"):
+        resolve_args(
+            ["job.py", "--JOB_NAME", "j", "--LAKE_URI", "x"], ["JOB_NAME", "LAKE_URI", "SOURCE"]
+        )

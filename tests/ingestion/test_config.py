@@ -1,0 +1,70 @@
+from pathlib import Path
+
+import pytest
+
+from ingestion.config import load_source, select_tables
+from ingestion.errors import ConfigError
+
+GOOD = """
+name: shop
+database: shop
+warehouse_schema: shop_staging
+tables:
+  orders:
+    primary_key: [order_id]
+    cursor: updated_at
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "shop.yml"
+    path.write_text(text)
+    return path
+
+
+def test_the_shipped_source_config_loads():
+    config = load_source(Path("ingestion/sources/jlr_ops.yml"))
+    assert config.name == "jlr_ops"
+    assert config.tables["sales_orders"].primary_key == ["order_id"]
+    assert len(config.tables) == 9
+
+
+def test_valid_config(tmp_path):
+    config = load_source(write(tmp_path, GOOD))
+    assert config.tables["orders"].cursor == "updated_at"
+    assert config.tables["orders"].mode == "full"
+
+
+def test_unknown_field_names_file_table_and_field(tmp_path):
+    path = write(tmp_path, GOOD + "    chunk_size: 10\n")
+    with pytest.raises(ConfigError) as err:
+        load_source(path)
+    assert str(err.value) == f"{path}: tables.orders.chunk_size: unknown field"
+
+
+def test_malicious_identifier_is_rejected_before_any_sql(tmp_path):
+    path = write(tmp_path, GOOD.replace("[order_id]", "['id`; drop table x; --']"))
+    with pytest.raises(
+        ConfigError,
+        match=r"tables\.orders\.primary_key\.0: .* is not a valid "
+        r"identifier",
+    ):
+        load_source(path)
+
+
+def test_malformed_yaml_reports_the_line(tmp_path):
+    path = write(tmp_path, GOOD + "  bad: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"shop\.yml: line \d+: not valid YAML"):
+        load_source(path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="source configuration not found"):
+        load_source(tmp_path / "nope.yml")
+
+
+def test_select_tables_rejects_unknown_names(tmp_path):
+    config = load_source(write(tmp_path, GOOD))
+    assert select_tables(config, None) == ["orders"]
+    with pytest.raises(ConfigError, match="tables: customers not configured"):
+        select_tables(config, ["customers"])

@@ -1,0 +1,146 @@
+"""Extraction from a real MariaDB into a lake directory: exact values, manifest, validation."""
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from ingestion.catalog import LocalCatalog, crawl_table
+from ingestion.config import load_source
+from ingestion.errors import CatalogError, ConfigError, SourceError
+from ingestion.extract import committed_manifests, extract_table
+from ingestion.lake import open_lake
+from ingestion.mysql_source import connect
+from ingestion.settings import Endpoint
+
+TYPES_TABLE = """
+create table edge (
+    id bigint unsigned not null primary key,
+    flag tinyint(1), small tinyint, amount decimal(30,10), big decimal(65,30), ratio double,
+    bits bit(12), yr year, d date, dt datetime(6), ts timestamp null, t time,
+    name varchar(20), doc json, raw varbinary(8), kind enum('a','b'), tags set('x','y'),
+    updated_at datetime not null
+)
+"""
+TYPES_ROW = (
+    "insert into edge values (18446744073709551615, 1, -128, "
+    "'12345678901234567890.0123456789', '1234567890123456789012345678901234.5', 0.1, "
+    "b'101010101010', 2155, '0000-00-00', '0000-00-00 00:00:00.000000', "
+    "'2038-01-19 03:14:07', '-838:59:59', '𠮷野家 café', '{\"a\": [1, 2]}', "
+    "x'00ff10', 'b', 'x,y', '2024-02-29 12:00:00')"
+)
+
+
+def config_file(tmp_path: Path, tables: str) -> Path:
+    path = tmp_path / "src.yml"
+    path.write_text(f"name: src\ndatabase: src\nwarehouse_schema: src_staging\ntables:\n{tables}")
+    return path
+
+
+def run_sql(settings, *statements):
+    with connect(settings.mysql, settings.mysql.database) as conn, conn.cursor() as cur:
+        for statement in statements:
+            cur.execute("set session sql_mode = ''")
+            cur.execute(statement)
+
+
+def read_rows(lake, manifest):
+    rows = []
+    for f in manifest["files"]:
+        with gzip.open(lake.path(f["key"]), "rt", encoding="utf-8") as handle:
+            rows += [json.loads(line) for line in handle]
+    return rows
+
+
+def test_values_are_extracted_exactly(settings, tmp_path):
+    run_sql(settings, TYPES_TABLE, TYPES_ROW)
+    config = load_source(config_file(tmp_path, "  edge:\n    cursor: updated_at\n"))
+    lake = open_lake(settings.lake_uri)
+    result = extract_table(config, settings.mysql, lake, "edge")
+    manifest = lake.get_json(result.manifest_key)
+    (row,) = read_rows(lake, manifest)
+    assert row == {
+        "id": 18446744073709551615,
+        "flag": 1,
+        "small": -128,
+        "amount": "12345678901234567890.0123456789",
+        "big": "1234567890123456789012345678901234.500000000000000000000000000000",
+        "ratio": 0.1,
+        "bits": 0b101010101010,
+        "yr": 2155,
+        "d": None,
+        "dt": None,
+        "ts": "2038-01-19T03:14:07",
+        "t": "-838:59:59",
+        "name": "𠮷野家 café",
+        "doc": '{"a": [1, 2]}',
+        "raw": "AP8Q",
+        "kind": "b",
+        "tags": "x,y",
+        "updated_at": "2024-02-29T12:00:00",
+    }
+    assert manifest["zero_dates"] == {"d": 1, "dt": 1}
+    assert manifest["primary_key"] == ["id"]  # taken from information_schema
+    assert manifest["row_count"] == 1 and manifest["files"][0]["rows"] == 1
+    assert len(manifest["files"][0]["sha256"]) == 64
+    types = {c["name"]: c["types"] for c in manifest["columns"]}
+    assert types["doc"]["postgres"] == "jsonb" and types["id"]["spark"] == "decimal(20,0)"
+
+
+def test_chunks_split_large_tables_and_the_manifest_is_last(settings, tmp_path):
+    run_sql(
+        settings,
+        "create table t (id int primary key, v varchar(10))",
+        "insert into t select seq, concat('v', seq) from seq_1_to_2500",
+    )
+    config = load_source(config_file(tmp_path, "  t:\n    chunk_rows: 1000\n"))
+    lake = open_lake(settings.lake_uri)
+    result = extract_table(config, settings.mysql, lake, "t")
+    manifest = lake.get_json(result.manifest_key)
+    assert [f["rows"] for f in manifest["files"]] == [1000, 1000, 500]
+    assert len(read_rows(lake, manifest)) == 2500
+    assert committed_manifests(lake, "src", "t") == [result.manifest_key]
+
+
+def test_files_without_a_manifest_are_invisible(settings, tmp_path):
+    lake = open_lake(settings.lake_uri)
+    lake.put_bytes("raw/src/t/run=20990101T000000000000Z/part-00000.jsonl.gz", b"partial")
+    assert committed_manifests(lake, "src", "t") == []
+    with pytest.raises(CatalogError, match="no committed raw data"):
+        crawl_table(lake, LocalCatalog(lake), "src", "t")
+
+
+@pytest.mark.parametrize(
+    ("tables", "message"),
+    [
+        ("  missing:\n    primary_key: [id]\n", r"tables\.missing: table 'missing' does not exist"),
+        (
+            "  t:\n    primary_key: [nope]\n",
+            r"tables\.t\.primary_key: column 'nope' does not exist",
+        ),
+        ("  t:\n    cursor: nope\n", r"tables\.t\.cursor: column 'nope' does not exist"),
+        ("  nopk: {}\n", r"tables\.nopk\.primary_key: the table has no PRIMARY KEY"),
+    ],
+)
+def test_configuration_is_checked_against_the_live_catalog(settings, tmp_path, tables, message):
+    run_sql(settings, "create table t (id int primary key)", "create table nopk (v int)")
+    config = load_source(config_file(tmp_path, tables))
+    lake = open_lake(settings.lake_uri)
+    with pytest.raises(ConfigError, match=message):
+        extract_table(config, settings.mysql, lake, next(iter(config.tables)))
+    assert lake.list("") == []  # nothing written
+
+
+def test_wrong_password_is_a_clear_error_without_the_password(settings):
+    wrong = Endpoint(
+        settings.mysql.host,
+        settings.mysql.port,
+        settings.mysql.user,
+        "not-the-password-123",
+        settings.mysql.database,
+    )
+    with pytest.raises(SourceError) as err, connect(wrong):
+        pass
+    assert "wrong user or password" in str(err.value)
+    assert "not-the-password-123" not in str(err.value)

@@ -1,0 +1,60 @@
+import os
+import stat
+
+import pytest
+
+from ingestion.errors import LakeError
+from ingestion.lake import open_lake
+from ingestion.settings import Endpoint, Settings, init_stack_env, resolve
+
+
+def test_stack_env_is_generated_once_private_and_env_wins(tmp_path):
+    env = {"JLR_LOCAL_DIR": str(tmp_path)}
+    path = init_stack_env(env)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    first = resolve(env)
+    assert len(first["JLR_PG_PASSWORD"]) >= 20
+    init_stack_env(env)
+    assert resolve(env)["JLR_PG_PASSWORD"] == first["JLR_PG_PASSWORD"]  # not regenerated
+    assert resolve({**env, "JLR_PG_PASSWORD": "from-env"})["JLR_PG_PASSWORD"] == "from-env"
+    assert resolve(env)["JLR_LAKE_URI"] == f"file://{tmp_path}/lake"
+
+
+def test_repr_never_shows_a_password(tmp_path):
+    settings = Settings.load(
+        {
+            "JLR_LOCAL_DIR": str(tmp_path),
+            "JLR_PG_PASSWORD": "s3cr3t-value",
+            "JLR_MYSQL_PASSWORD": "s3cr3t-value",
+        }
+    )
+    assert "s3cr3t" not in repr(settings)
+    assert "s3cr3t" not in repr(Endpoint("h", 1, "u", "s3cr3t-value", "d"))
+
+
+def test_lake_writes_atomically_and_lists_committed_files(tmp_path):
+    lake = open_lake(f"file://{tmp_path}")
+    lake.put_json("raw/src/t/run=1/_manifest.json", {"rows": 1})
+    (tmp_path / "raw/src/t/run=1/.tmp-part").write_text("half written")
+    assert lake.list("raw/src/t/", "_manifest.json") == ["raw/src/t/run=1/_manifest.json"]
+    assert lake.list("raw/") == ["raw/src/t/run=1/_manifest.json"]
+    assert lake.get_json("raw/src/t/run=1/_manifest.json") == {"rows": 1}
+
+
+def test_lake_urls_keep_partition_names_readable_for_spark(tmp_path):
+    lake = open_lake(f"file://{tmp_path}")
+    url = lake.url("curated/s/t/batch=1/part-0.parquet")
+    assert url == f"file://{tmp_path}/curated/s/t/batch=1/part-0.parquet"  # no %3D
+    assert lake.key_of(url) == "curated/s/t/batch=1/part-0.parquet"
+    assert lake.key_of(f"file:{tmp_path}/a/b") == "a/b"
+
+
+@pytest.mark.parametrize("key", ["", "/abs", "a/../b", "a//b"])
+def test_lake_rejects_keys_that_escape_it(tmp_path, key):
+    with pytest.raises(LakeError, match="invalid lake key"):
+        open_lake(f"file://{tmp_path}").put_bytes(key, b"x")
+
+
+def test_unsupported_lake_uri():
+    with pytest.raises(LakeError, match="unsupported lake URI"):
+        open_lake("ftp://example/lake")
