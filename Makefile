@@ -12,6 +12,7 @@ SCALE ?= 0.01
 SEED  ?= 42
 DAYS  ?= 1
 TABLES ?=
+FULL_REFRESH ?=
 DOCS_PORT ?= 8080
 PYTEST_ARGS ?=
 
@@ -38,8 +39,8 @@ seed: up ## (Re)create the demo source database jlr_ops: SCALE=0.01 SEED=42
 changes: up ## Apply DAYS=1 days of realistic change to the demo source
 	@$(PY) -m ingestion changes --days $(DAYS) --seed $(SEED)
 
-ingest: up ## Extract -> crawl -> curate (Spark) -> load, for TABLES=a,b (default all)
-	@$(PY) -m ingestion ingest $(if $(TABLES),--tables $(TABLES))
+ingest: up ## Extract -> crawl -> curate (Spark) -> load; TABLES=a,b FULL_REFRESH=1
+	@$(PY) -m ingestion ingest $(if $(TABLES),--tables $(TABLES)) $(if $(FULL_REFRESH),--full-refresh)
 
 build: up ## dbt build (models, tests, seeds, snapshots) on the local warehouse
 	@$(WITH_ENV) $(DBT) build

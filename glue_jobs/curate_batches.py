@@ -21,6 +21,7 @@ from glue_jobs.curation import (
     CORRUPT,
     apply_contract,
     deduplicate,
+    mark_soft_deletes,
     raw_schema,
     reject_records,
     split_rejects,
@@ -73,6 +74,7 @@ class BatchResult:
     curated: int
     rejected: int
     duplicates_removed: int
+    deletes: int  # rows marking a deletion (tombstones and soft deletes), inside ``curated``
     files: int
     seconds: float
 
@@ -81,28 +83,50 @@ class BatchResult:
 
 
 def _read_raw(spark: SparkSession, lake: Lake, manifest: dict, contract: list[dict]) -> DataFrame:
+    """Data records and delete records (tombstones: primary key only) of a raw run."""
     schema = raw_schema(contract)
-    paths = [lake.url(f["key"]) for f in manifest["files"]]
-    if not paths:
-        df = spark.createDataFrame([], schema)
-        return df.withColumn("_source_file", F.lit(None).cast("string"))
-    df = (
-        spark.read.schema(schema)
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", CORRUPT)
-        .json(paths)
-    )
-    return df.withColumn("_source_file", F.input_file_name())
+    parts = []
+    for kind in ("data", "delete"):
+        paths = [lake.url(f["key"]) for f in manifest["files"] if f.get("kind", "data") == kind]
+        if paths:
+            df = (
+                spark.read.schema(schema)
+                .option("mode", "PERMISSIVE")
+                .option("columnNameOfCorruptRecord", CORRUPT)
+                .json(paths)
+            )
+            parts.append(
+                df.withColumn("_source_file", F.input_file_name()).withColumn(
+                    "_is_deleted", F.lit(kind == "delete")
+                )
+            )
+    if not parts:
+        return (
+            spark.createDataFrame([], schema)
+            .withColumn("_source_file", F.lit(None).cast("string"))
+            .withColumn("_is_deleted", F.lit(False))
+        )
+    return parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
 
 
 def _written_files(spark: SparkSession, lake: Lake, prefix: str, fmt: str) -> list[dict]:
     """Files really written under prefix with their row counts (read back, not assumed)."""
-    reader = spark.read.parquet if fmt == "parquet" else spark.read.text
+    if fmt == "parquet":
+        df = spark.read.parquet(lake.url(prefix + "/"))
+        deleted = F.sum(F.col("_is_deleted").cast("long"))
+    else:
+        df, deleted = spark.read.text(lake.url(prefix + "/")), F.lit(0)
     counts = (
-        reader(lake.url(prefix + "/")).groupBy(F.input_file_name().alias("f")).count().collect()
+        df.groupBy(F.input_file_name().alias("f"))
+        .agg(F.count(F.lit(1)).alias("rows"), deleted.alias("deletes"))
+        .collect()
     )
     return sorted(
-        ({"key": lake.key_of(r["f"]), "rows": r["count"]} for r in counts), key=lambda f: f["key"]
+        (
+            {"key": lake.key_of(r["f"]), "rows": r["rows"], "deletes": r["deletes"] or 0}
+            for r in counts
+        ),
+        key=lambda f: f["key"],
     )
 
 
@@ -121,35 +145,35 @@ def curate_batch(
     batch_id = manifest["run_id"]
     names = [c["name"] for c in contract]
     checked = apply_contract(_read_raw(spark, lake, manifest, contract), contract, primary_key)
+    checked = mark_soft_deletes(checked, manifest.get("soft_delete_column"))
     checked = checked.persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        extracted = checked.count()
-        if extracted != manifest["row_count"]:
-            raise CurateError(
-                f"{table} batch {batch_id}: raw files hold {extracted} rows but the "
-                f"raw manifest says {manifest['row_count']}"
-            )
-        good, bad = split_rejects(checked)
-        good_rows = good.count()
-        distinct_keys = good.select(*primary_key).distinct().count()
-        curated = with_lineage(
-            deduplicate(good, primary_key, cursor, names), batch_id, manifest["extracted_at"]
+    extracted = checked.count()
+    expected = manifest["row_count"] + manifest.get("delete_count", 0)
+    if extracted != expected:
+        raise CurateError(
+            f"{table} batch {batch_id}: raw files hold {extracted} records but the "
+            f"raw manifest says {expected}"
         )
-        curated = curated.select(*names, *[c[0] for c in LINEAGE_COLUMNS])
-        target = batch_prefix(source, table, batch_id)
-        n_files = max(1, math.ceil(good_rows / ROWS_PER_FILE))
-        curated.repartition(n_files).write.mode("overwrite").parquet(lake.url(target + "/"))
-        rejects_at = rejects_prefix(source, table, batch_id)
-        lake.delete_prefix(rejects_at)
-        rejected = extracted - good_rows
-        if rejected:
-            reject_records(bad, batch_id).coalesce(1).write.mode("overwrite").json(
-                lake.url(rejects_at + "/")
-            )
-    finally:
-        pass
+    good, bad = split_rejects(checked)
+    good_rows = good.count()
+    distinct_keys = good.select(*primary_key).distinct().count()
+    curated = with_lineage(
+        deduplicate(good, primary_key, cursor, names), batch_id, manifest["extracted_at"]
+    )
+    curated = curated.select(*names, *[c[0] for c in LINEAGE_COLUMNS])
+    target = batch_prefix(source, table, batch_id)
+    n_files = max(1, math.ceil(good_rows / ROWS_PER_FILE))
+    curated.repartition(n_files).write.mode("overwrite").parquet(lake.url(target + "/"))
+    rejects_at = rejects_prefix(source, table, batch_id)
+    lake.delete_prefix(rejects_at)
+    rejected = extracted - good_rows
+    if rejected:
+        reject_records(bad, batch_id).coalesce(1).write.mode("overwrite").json(
+            lake.url(rejects_at + "/")
+        )
     files = _written_files(spark, lake, target, "parquet")
     written = sum(f["rows"] for f in files)
+    deletes = sum(f["deletes"] for f in files)
     written_rejects = (
         sum(f["rows"] for f in _written_files(spark, lake, rejects_at, "json")) if rejected else 0
     )
@@ -189,6 +213,7 @@ def curate_batch(
         written,
         written_rejects,
         duplicates,
+        deletes,
         len(files),
         0.0,
     )
@@ -211,6 +236,7 @@ def curate_batch(
                 "curated": written,
                 "rejected": written_rejects,
                 "duplicates_removed": duplicates,
+                "deletes": deletes,
             },
             "zero_dates_nulled": manifest.get("zero_dates", {}),
             "extracted_at": manifest["extracted_at"],

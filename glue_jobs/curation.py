@@ -95,12 +95,21 @@ def split_rejects(df: DataFrame) -> tuple[DataFrame, DataFrame]:
     return good, bad.drop(ERRORS)
 
 
+def mark_soft_deletes(df: DataFrame, column: str | None) -> DataFrame:
+    """Rows whose soft-delete column is set (not null, not 0/false) count as deletions."""
+    if not column:
+        return df
+    flagged = F.col(column).isNotNull() & ~F.col(column).cast("string").isin("0", "false")
+    return df.withColumn("_is_deleted", F.col("_is_deleted") | flagged)
+
+
 def deduplicate(
     df: DataFrame, primary_key: list[str], cursor: str | None, business_columns: list[str]
 ) -> DataFrame:
-    """One row per primary key: the latest cursor value wins; ties break deterministically
-    on the later source file, then on a hash of the row's content."""
-    order = []
+    """One row per primary key: a deletion wins (it was seen last, at the end of its run);
+    then the latest cursor value; ties break deterministically on the later source file, then
+    on a hash of the row's content."""
+    order = [F.col("_is_deleted").desc()]
     if cursor:
         order.append(F.col(cursor).desc_nulls_last())
     order += [F.col("_source_file").desc(), F.xxhash64(*business_columns).desc()]
@@ -111,10 +120,8 @@ def deduplicate(
 
 
 def with_lineage(df: DataFrame, batch_id: str, extracted_at: str) -> DataFrame:
-    return (
-        df.withColumn("_batch_id", F.lit(batch_id))
-        .withColumn("_extracted_at", F.to_timestamp(F.lit(extracted_at)))
-        .withColumn("_is_deleted", F.lit(False))
+    return df.withColumn("_batch_id", F.lit(batch_id)).withColumn(
+        "_extracted_at", F.to_timestamp(F.lit(extracted_at))
     )
 
 

@@ -111,33 +111,37 @@ class RichReporter(Reporter):
 
 
 def print_summary(runs: list[TableRun], seconds: float) -> None:
+    """Counts reconcile when extracted = curated + rejected + duplicates and
+    curated = loaded + deletes (rows marking a deletion, applied as deletes)."""
     table = Table(title="ingest summary", title_justify="left")
-    for name in (
+    columns = (
         "table",
+        "mode",
         "extracted",
         "zero dates→null",
         "curated",
         "rejected",
         "duplicates",
         "loaded",
+        "deletes",
         "seconds",
-        "rows/s",
         "status",
-    ):
-        table.add_column(name, justify="left" if name in ("table", "status") else "right")
+    )
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("table", "mode", "status") else "right")
     for r in runs:
         colour = {"ok": "green", "failed": "red"}.get(r.status, "yellow")
-        rate = f"{r.extracted / r.seconds:,.0f}" if r.seconds and r.extracted else "-"
         table.add_row(
             r.table,
+            r.mode or "-",
             f"{r.extracted:,}",
             f"{r.zero_dates:,}",
             f"{r.curated:,}",
             f"{r.rejected:,}",
             f"{r.duplicates:,}",
             f"{r.loaded:,}",
+            f"{r.deletes_applied:,}",
             f"{r.seconds:.1f}",
-            rate,
             f"[{colour}]{r.status}[/{colour}]",
         )
     console.print(table)
@@ -146,7 +150,7 @@ def print_summary(runs: list[TableRun], seconds: float) -> None:
         why = r.error or (
             f"counts do not reconcile: extracted {r.extracted} != curated "
             f"{r.curated} + rejected {r.rejected} + duplicates {r.duplicates}, "
-            f"or curated != loaded {r.loaded}"
+            f"or curated != loaded {r.loaded} + deletes {r.deletes_applied}"
         )
         err_console.print(f"[red]{r.table}[/red]: {why}")
     catch_up = sum(r.catch_up for r in runs)
@@ -169,7 +173,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         transient=False,
     ) as progress:
         runs = run_ingest(
-            config, settings, _source_database(config), tables, RichReporter(progress)
+            config,
+            settings,
+            _source_database(config),
+            tables,
+            RichReporter(progress),
+            full_refresh=args.full_refresh,
         )
     print_summary(runs, time.perf_counter() - started)
     return 0 if all(r.status == "ok" for r in runs) else 1
@@ -226,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="extract -> crawl -> curate -> load for the source's tables")
     p.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="source YAML file")
     p.add_argument("--tables", help="comma-separated subset of the configured tables")
+    p.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="extract incremental tables in full (and drop unfinished runs)",
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("where", help="where the demo's warehouse, lake and docs are")

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from ingestion.errors import ConfigError
 
@@ -27,16 +34,76 @@ class TableConfig(BaseModel):
     primary_key: list[Identifier] | None = Field(
         default=None, description="defaults to the table's PRIMARY KEY in information_schema"
     )
-    mode: Literal["full"] = Field(
-        default="full", description="full: each run extracts a consistent snapshot"
+    mode: Literal["full", "incremental"] = Field(
+        default="full",
+        description="full: every run extracts a consistent snapshot of the whole table; "
+        "incremental: rows whose cursor moved since the last committed run",
     )
     cursor: Identifier | None = Field(
         default=None,
-        description="change-tracking column (e.g. updated_at): the latest wins "
-        "when a key arrives twice",
+        description="change-tracking column (e.g. updated_at); required for incremental. "
+        "When a key arrives twice, the latest cursor value wins",
+    )
+    lookback_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=30 * 86_400,
+        description="re-read this much before the watermark (late commits of long transactions)",
+    )
+    safety_lag_seconds: int = Field(
+        default=2,
+        ge=0,
+        le=86_400,
+        description="a window ends this long before the server's clock at the run's start",
+    )
+    hard_deletes: bool = Field(
+        default=False,
+        description="compare primary keys with the previous run's and emit tombstones for keys "
+        "that disappeared (deletes without a binlog)",
+    )
+    soft_delete_column: Identifier | None = Field(
+        default=None,
+        description="a row whose value here is set (not null, not 0) counts as deleted "
+        "and is removed from staging",
     )
     chunk_rows: int = Field(
-        default=200_000, ge=1_000, le=10_000_000, description="rows per raw file"
+        default=500_000,
+        ge=1_000,
+        le=50_000_000,
+        description="rows per raw file (a chunk, committed on its own)",
+    )
+    chunk_bytes: int = Field(
+        default=256 * 2**20, ge=2**20, le=2**34, description="uncompressed bytes per raw file"
+    )
+    streams: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="parallel primary-key-range streams for full extracts "
+        "(single integer primary key)",
+    )
+
+    @model_validator(mode="after")
+    def _incremental_needs_a_cursor(self) -> TableConfig:
+        if self.mode == "incremental" and not self.cursor:
+            raise ValueError("mode incremental needs a cursor column")
+        return self
+
+
+class Connection(BaseModel):
+    """Where the source's credentials come from; values themselves never live in this file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    secret_arn: str | None = Field(
+        default=None,
+        description="AWS Secrets Manager secret (RDS shape: host, port, username, password, "
+        "dbname); otherwise JLR_MYSQL_HOST / _PORT / _USER / _PASSWORD",
+    )
+    cursor_time_zone: str = Field(
+        default="+00:00",
+        pattern=r"^[+-](0\d|1[0-4]):[0-5]\d$",
+        description="UTC offset in which the source writes its cursor columns",
     )
 
 
@@ -47,13 +114,14 @@ class SourceConfig(BaseModel):
     description: str = ""
     database: Identifier = Field(description="MySQL schema; JLR_MYSQL_DATABASE overrides it")
     warehouse_schema: Identifier = Field(description="schema of the staging tables")
+    connection: Connection = Field(default_factory=Connection)
     tables: dict[Identifier, TableConfig] = Field(min_length=1)
     path: Path | None = Field(default=None, exclude=True)
 
 
 def _format_error(path: Path, error: dict) -> str:
     location = ".".join(str(p) for p in error["loc"])
-    message = error["msg"]
+    message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "string_pattern_mismatch":
         message = f"{error.get('input')!r} is not a valid identifier"
     elif error["type"] == "extra_forbidden":

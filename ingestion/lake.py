@@ -105,6 +105,9 @@ class LocalLake:
                 keys.append(path.relative_to(self.root).as_posix())
         return sorted(keys)
 
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self.path(prefix), ignore_errors=True)
 

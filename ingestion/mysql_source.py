@@ -60,7 +60,8 @@ def connect(
     try:
         yield conn
     finally:
-        conn.close()
+        if conn.open:  # a stopped stream closes its connection early
+            conn.close()
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,19 @@ GLUE_JOBS = REPO_ROOT / "glue_jobs"
 
 @dataclass
 class TableRun:
+    """One table's run. ``extracted`` counts every raw record, tombstones included;
+    ``deletes`` counts the curated rows that mark a deletion (tombstones, soft deletes)."""
+
     table: str
+    mode: str = ""
     extracted: int = 0
     zero_dates: int = 0
     curated: int = 0
+    deletes: int = 0
     rejected: int = 0
     duplicates: int = 0
     loaded: int = 0
+    deletes_applied: int = 0
     seconds: float = 0.0
     run_id: str | None = None
     catch_up: int = 0  # earlier batches (from interrupted runs) finished on the way
@@ -48,7 +54,8 @@ class TableRun:
     def reconciled(self) -> bool:
         return (
             self.extracted == self.curated + self.rejected + self.duplicates
-            and self.curated == self.loaded
+            and self.curated == self.loaded + self.deletes_applied
+            and self.deletes == self.deletes_applied
         )
 
     @property
@@ -110,6 +117,7 @@ def run_ingest(
     database: str,
     tables: list[str],
     reporter: Reporter | None = None,
+    full_refresh: bool = False,
 ) -> list[TableRun]:
     reporter = reporter or Reporter()
     runs = {t: TableRun(t) for t in tables}
@@ -144,13 +152,15 @@ def run_ingest(
                 lake,
                 table,
                 database=database,
+                full_refresh=full_refresh,
                 on_rows=lambda n, t=table: reporter.extract_rows(t, n),
             )
         except PlatformError as exc:
             run.error = f"extract: {exc}"
         else:
-            run.extracted, run.zero_dates = result.rows, sum(result.zero_dates.values())
-            run.run_id = result.run_id
+            run.extracted = result.rows + result.deletes
+            run.zero_dates = sum(result.zero_dates.values())
+            run.run_id, run.mode = result.run_id, result.mode
             run.stages.append("extract")
             reporter.extract_done(table, result.rows)
         run.seconds += time.perf_counter() - started
@@ -194,7 +204,7 @@ def run_ingest(
             run.catch_up += 1
             return
         run.curated, run.rejected = event["curated"], event["rejected"]
-        run.duplicates = event["duplicates_removed"]
+        run.duplicates, run.deletes = event["duplicates_removed"], event["deletes"]
 
     reporter.stage("curate", "Glue job glue_jobs/curate_raw.py on Spark (local mode)")
     run_stage(
@@ -207,7 +217,7 @@ def run_ingest(
     def on_loaded(event: dict) -> None:
         run = runs[event["table"]]
         if event["batch_id"] == run.run_id and event.get("status") == "loaded":
-            run.loaded = event["rows_loaded"]
+            run.loaded, run.deletes_applied = event["rows_loaded"], event["rows_tombstoned"]
 
     reporter.stage(
         "load",

@@ -44,6 +44,7 @@ create table if not exists ops.load_audit (
     started_at          timestamptz not null,
     finished_at         timestamptz not null
 );
+alter table ops.load_audit add column if not exists rows_tombstoned bigint not null default 0;
 """
 LOADED_AT = "_loaded_at"
 
@@ -55,8 +56,9 @@ class LoadResult:
     manifest_key: str
     status: str  # loaded | skipped (already audited) | superseded (a newer full batch)
     rows_loaded: int
-    rows_deleted: int
+    rows_deleted: int  # rows removed from the staging table (replaced, merged or deleted)
     seconds: float
+    rows_tombstoned: int = 0  # rows of the batch that mark a deletion
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -192,13 +194,14 @@ def _audit(
     loaded: int,
     deleted: int,
     started: float,
+    tombstoned: int = 0,
 ) -> None:
     counts = manifest["counts"]
     cur.execute(
         "insert into ops.load_audit (manifest_key, source, table_name, batch_id, mode, status, "
         "rows_extracted, rows_rejected, duplicates_removed, rows_curated, rows_loaded, "
-        "rows_deleted, started_at, finished_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, "
-        "%s, %s, %s, to_timestamp(%s), clock_timestamp())",
+        "rows_deleted, rows_tombstoned, started_at, finished_at) values (%s, %s, %s, %s, %s, "
+        "%s, %s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), clock_timestamp())",
         (
             manifest_key,
             manifest["source"],
@@ -212,6 +215,7 @@ def _audit(
             counts["curated"],
             loaded,
             deleted,
+            tombstoned,
             started,
         ),
     )
@@ -265,7 +269,8 @@ def _load_batch(
         ensure_staging_table(cur, schema, table, manifest["columns"])
         temp = sql.Identifier(f"_batch_{table}")
         cur.execute(
-            sql.SQL("create temp table {} (like {} including defaults) on commit drop").format(
+            # CTAS: same columns and types, no NOT NULL (tombstones carry only their key)
+            sql.SQL("create temp table {} on commit drop as select * from {} with no data").format(
                 temp, target
             )
         )
@@ -290,7 +295,8 @@ def _load_batch(
             )
         )
         loaded = cur.rowcount
-        _audit(cur, manifest_key, manifest, "loaded", loaded, deleted, started_wall)
+        tombstoned = copied - loaded  # rows of the batch that mark a deletion
+        _audit(cur, manifest_key, manifest, "loaded", loaded, deleted, started_wall, tombstoned)
     return LoadResult(
         table,
         manifest["batch_id"],
@@ -299,6 +305,7 @@ def _load_batch(
         loaded,
         deleted,
         time.perf_counter() - started,
+        tombstoned,
     )
 
 

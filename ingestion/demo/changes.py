@@ -150,7 +150,11 @@ def apply_day(cur, seed: int, scale: float, day: int, clock: dict) -> dict[str, 
     )
     world.sold = [tuple(r) for r in cur.fetchall()]
     n_claims = max(2, round(sizes.claims * 0.002))
-    claims = [_claim_row(rng, world, clock["next_claim_id"] + i, now) for i in range(n_claims)]
+    # stamped now, as the application stamps an insert (history rows carry older times)
+    claims = [
+        (*_claim_row(rng, world, clock["next_claim_id"] + i, now)[:-1], now)
+        for i in range(n_claims)
+    ]
     done["claims inserted"] = _insert(cur, "warranty_claims", claims)
 
     cur.execute(

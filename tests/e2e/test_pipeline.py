@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -75,10 +76,17 @@ def test_source_to_marts(settings, tmp_path):
         r.curated == r.loaded == r.extracted and r.rejected == r.duplicates == 0 for r in runs
     )
 
-    # A day of inserts, updates and (soft and hard) deletes; the next full run must mirror it.
-    apply_changes(settings.mysql, database, 1)
+    # A day of inserts, updates and (soft and hard) deletes. Changing tables are incremental:
+    # only changed rows travel, hard deletes as tombstones; staging must mirror the source.
+    changes = apply_changes(settings.mysql, database, 1)
+    time.sleep(max(t.safety_lag_seconds for t in config.tables.values()) + 1)  # let the lag pass
     runs = run_ingest(config, settings, database, tables)
     assert all(r.status == "ok" for r in runs), [(r.table, r.error) for r in runs]
+    by_table = {r.table: r for r in runs}
+    assert by_table["sales_orders"].mode == "incremental"
+    assert by_table["sales_orders"].extracted < expected["sales_orders"] / 4
+    assert by_table["sales_orders"].deletes_applied == changes["orders hard-deleted"]
+    assert by_table["plants"].mode == "full"
     expected, live_orders = source_counts(settings, tables)
     assert staging_row_counts(settings.postgres, config.warehouse_schema, tables) == expected
     assert warehouse(

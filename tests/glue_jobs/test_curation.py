@@ -37,6 +37,7 @@ def frame(spark, tmp_path, records):
         .option("columnNameOfCorruptRecord", "_corrupt_record")
         .json(str(path))
         .withColumn("_source_file", F.input_file_name())
+        .withColumn("_is_deleted", F.lit(False))
     )
 
 

@@ -71,14 +71,14 @@ def test_values_are_extracted_exactly(settings, tmp_path):
         "yr": 2155,
         "d": None,
         "dt": None,
-        "ts": "2038-01-19T03:14:07",
+        "ts": "2038-01-19 03:14:07",
         "t": "-838:59:59",
         "name": "𠮷野家 café",
         "doc": '{"a": [1, 2]}',
         "raw": "AP8Q",
         "kind": "b",
         "tags": "x,y",
-        "updated_at": "2024-02-29T12:00:00",
+        "updated_at": "2024-02-29 12:00:00",
     }
     assert manifest["zero_dates"] == {"d": 1, "dt": 1}
     assert manifest["primary_key"] == ["id"]  # taken from information_schema
