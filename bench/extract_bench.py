@@ -80,6 +80,19 @@ def build_table(settings: Settings, rows: int) -> None:
         cur.execute("set session sql_mode = ''")
         cur.execute(BUILD.replace("{rows}", str(rows)))
         cur.execute(f"analyze table {TABLE}")
+        cur.execute(f"drop table if exists {TABLE}_small")
+
+
+def build_small_table(settings: Settings, rows: int) -> None:
+    """The first ``rows`` rows again, to show peak memory does not grow with the table."""
+    with connect(settings.mysql, DATABASE) as conn, conn.cursor() as cur:
+        cur.execute(f"create table if not exists {TABLE}_small like {TABLE}")
+        cur.execute(f"select count(*) from {TABLE}_small")
+        if cur.fetchone()[0] != rows:
+            cur.execute(f"truncate table {TABLE}_small")
+            cur.execute(
+                f"insert into {TABLE}_small select * from {TABLE} where order_id <= %s", (rows,)
+            )
 
 
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
@@ -149,15 +162,21 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
     results["reference"] = best([timed_reference(settings, env) for _ in range(args.repeat)])
-    for label, streams in (("ours_1_stream", 1), ("ours_2_streams", 2)):
+    contenders = (
+        ("ours_1_stream", TABLE, 1, args.repeat),
+        ("ours_2_streams", TABLE, 2, args.repeat),
+        ("ours_small_table", f"{TABLE}_small", 1, 1),
+    )
+    build_small_table(settings, args.rows // 5)
+    for label, table, streams, repeat in contenders:
         runs = []
-        for _ in range(args.repeat):
+        for _ in range(repeat):
             tmp = Path(tempfile.mkdtemp(prefix="bench-"))
             try:
                 config = tmp / "bench.yml"
                 config.write_text(
                     f"name: bench\ndatabase: {DATABASE}\nwarehouse_schema: b\n"
-                    f"tables:\n  {TABLE}:\n    streams: {streams}\n"
+                    f"tables:\n  {table}:\n    streams: {streams}\n"
                 )
                 runs.append(
                     timed(
@@ -167,7 +186,7 @@ def main() -> int:
                             WORKER,
                             str(config),
                             f"file://{tmp}/lake",
-                            TABLE,
+                            table,
                             DATABASE,
                         ],
                         env,
@@ -178,8 +197,9 @@ def main() -> int:
         results[label] = best(runs)
         results[label]["output"] = json.loads(runs[-1][2])
     ref = results["reference"]["seconds"]
-    for key in ("reference", "ours_1_stream", "ours_2_streams"):
-        results[key]["rows_per_s"] = round(args.rows / results[key]["seconds"])
+    for key in ("reference", "ours_1_stream", "ours_2_streams", "ours_small_table"):
+        rows = results[key].get("output", {}).get("rows", args.rows)
+        results[key]["rows_per_s"] = round(rows / results[key]["seconds"])
     results["ratio_1_stream"] = round(ref / results["ours_1_stream"]["seconds"], 3)
     results["ratio_2_streams"] = round(ref / results["ours_2_streams"]["seconds"], 3)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
@@ -194,6 +214,11 @@ def main() -> int:
             f"{name:<26} {r['rows_per_s']:>9,} rows/s  {r['seconds']:>6.2f} s  "
             f"peak RSS {r['peak_rss_mib']:>4} MiB"
         )
+    small = results["ours_small_table"]
+    print(
+        f"peak RSS of one stream: {small['peak_rss_mib']} MiB at {small['output']['rows']:,} "
+        f"rows, {results['ours_1_stream']['peak_rss_mib']} MiB at {args.rows:,} rows"
+    )
     print(
         f"ratio vs reference: 1 stream {results['ratio_1_stream']:.2f}x, "
         f"2 streams {results['ratio_2_streams']:.2f}x (bar: >= 0.50 single stream) "

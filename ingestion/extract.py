@@ -345,7 +345,11 @@ def run_stream(
                 seq, chunk = seq + 1, None
                 if rows and should_stop and should_stop():
                     result.stopped = True
-                    conn.close()  # drops the rest of the result without reading it
+                    # Drop the rest of the stream unread. pymysql has no public call for this:
+                    # without the flag its cursor would try to drain the closed socket later.
+                    if cur._result is not None:
+                        cur._result.unbuffered_active = False
+                    conn.close()
                     return result
             if not rows:
                 if chunk is not None:
@@ -398,7 +402,7 @@ def _decode_key(values: list, binary: list[bool]) -> Key:
 
 
 def _read_keys(lake: Lake, key: str, binary: list[bool]) -> Iterator[Key]:
-    with gzip.open(lake.path(key), "rt", encoding="utf-8") as handle:
+    with gzip.open(lake.open(key), "rt", encoding="utf-8") as handle:
         for line in handle:
             yield _decode_key(json.loads(line), binary)
 

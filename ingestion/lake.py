@@ -8,12 +8,13 @@ a half-written file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlparse
 
 from ingestion.errors import LakeError
@@ -111,19 +112,144 @@ class LocalLake:
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self.path(prefix), ignore_errors=True)
 
-    def sha256(self, key: str) -> str:
-        digest = hashlib.sha256()
-        with self.path(key).open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+    def open(self, key: str) -> BinaryIO:
+        """A binary stream of the object (for readers that stream, e.g. gzip)."""
+        try:
+            return self.path(key).open("rb")
+        except OSError as exc:
+            raise LakeError(f"cannot read {self.url(key)}: {exc.strerror or exc}") from None
 
 
-Lake = LocalLake
+class S3Lake:
+    """A lake under ``s3://bucket/prefix``: boto3, multipart uploads above a threshold.
+
+    S3 writes are atomic per object, so the same rule holds as locally: data first, the
+    manifest last. The endpoint comes from boto3's own settings (``AWS_ENDPOINT_URL`` points it
+    at an emulator in tests).
+    """
+
+    def __init__(
+        self, bucket: str, prefix: str = "", *, multipart_threshold: int = 64 * 2**20, client=None
+    ):
+        import boto3
+        from boto3.s3.transfer import TransferConfig
+
+        self.bucket, self.prefix = bucket, prefix.strip("/")
+        self.uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self.client = client or boto3.client("s3")
+        self.transfer = TransferConfig(
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=max(multipart_threshold, 5 * 2**20),
+        )
+
+    def __repr__(self) -> str:
+        return f"S3Lake({self.uri})"
+
+    def _key(self, key: str) -> str:
+        key = _check_key(key.rstrip("/")) + ("/" if key.endswith("/") else "")
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def _fail(self, action: str, key: str, exc: Exception) -> LakeError:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+        return LakeError(f"cannot {action} {self.url(key)}: {code}")
+
+    def url(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
+
+    def key_of(self, url: str) -> str:
+        root = self.uri + "/"
+        if not url.startswith(root):
+            raise LakeError(f"{url} is not inside the lake {self.uri}")
+        return url[len(root) :]
+
+    def path(self, key: str) -> Path:
+        raise LakeError(f"{self.url(key)} has no local path; read it with open()")
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise self._fail("check", key, exc) from None
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("write", key, exc) from None
+
+    def put_file(self, key: str, source: Path) -> None:
+        """Upload a finished local file (multipart when large), then remove the local copy."""
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.upload_file(str(source), self.bucket, self._key(key), Config=self.transfer)
+        except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+            raise self._fail("write", key, exc) from None
+        source.unlink(missing_ok=True)
+
+    def get_bytes(self, key: str) -> bytes:
+        return self.open(key).read()
+
+    def open(self, key: str) -> BinaryIO:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("read", key, exc) from None
+
+    def put_json(self, key: str, value: object) -> None:
+        self.put_bytes(key, json.dumps(value, indent=2, sort_keys=True, default=str).encode())
+
+    def get_json(self, key: str) -> dict:
+        return json.loads(self.get_bytes(key))
+
+    def _objects(self, prefix: str) -> Iterator[str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix) if prefix else self.prefix
+        )
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        try:
+            for page in pages:
+                for item in page.get("Contents", []):
+                    yield item["Key"][strip:]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("list", prefix or "", exc) from None
+
+    def list(self, prefix: str, suffix: str = "") -> list[str]:
+        return sorted(k for k in self._objects(prefix) if k.endswith(suffix))
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def delete_prefix(self, prefix: str) -> None:
+        keys = list(self._objects(prefix.rstrip("/") + "/"))
+        for i in range(0, len(keys), 1000):
+            self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": self._key(k)} for k in keys[i : i + 1000]]},
+            )
+
+
+Lake = LocalLake | S3Lake
 
 
 def open_lake(uri: str) -> Lake:
     parsed = urlparse(uri)
     if parsed.scheme == "file":
         return LocalLake(Path(parsed.path))
-    raise LakeError(f"unsupported lake URI {uri!r}: expected file:///absolute/dir")
+    if parsed.scheme == "s3" and parsed.netloc:
+        return S3Lake(parsed.netloc, parsed.path)
+    raise LakeError(
+        f"unsupported lake URI {uri!r}: expected file:///absolute/dir or s3://bucket/prefix"
+    )

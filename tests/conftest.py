@@ -17,6 +17,7 @@ from psycopg import sql
 
 from ingestion.mysql_source import connect, quote_ident
 from ingestion.settings import REPO_ROOT, Settings
+from tests.aws_fixtures import aws  # noqa: F401 - a session fixture for tests that need it
 
 
 def _unique(prefix: str) -> str:

@@ -39,3 +39,14 @@ def test_help_lists_the_commands():
     assert result.returncode == 0
     for command in ("seed", "changes", "ingest", "where"):
         assert command in result.stdout
+
+
+def test_a_wrong_password_is_reported_and_never_printed(stack):
+    import os
+
+    password = "Recognisable-Passw0rd-4242"
+    env = {**os.environ, "JLR_MYSQL_PASSWORD": password, "LOG_FORMAT": "json"}
+    result = run_cli("ingest", "--tables", "dealers", env=env)
+    assert result.returncode == 1
+    assert "wrong user or password" in " ".join(result.stderr.split())
+    assert password not in result.stdout + result.stderr

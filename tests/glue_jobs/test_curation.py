@@ -7,7 +7,13 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import functions as F
 
-from glue_jobs.curation import apply_contract, deduplicate, raw_schema, split_rejects
+from glue_jobs.curation import (
+    apply_contract,
+    deduplicate,
+    mark_soft_deletes,
+    raw_schema,
+    split_rejects,
+)
 from glue_jobs.glue_args import resolve_args
 from ingestion.errors import ConfigError
 
@@ -126,3 +132,21 @@ def test_glue_style_arguments():
         resolve_args(
             ["job.py", "--JOB_NAME", "j", "--LAKE_URI", "x"], ["JOB_NAME", "LAKE_URI", "SOURCE"]
         )
+
+
+def test_soft_deleted_rows_are_marked_and_a_tombstone_wins_over_an_update(spark, tmp_path):
+    records = [
+        {"id": 1, "seen": "2024-01-01T00:00:00"},
+        {"id": 2, "seen": "2024-01-01T00:00:00", "took": "00:00:01"},
+    ]
+    checked = apply_contract(frame(spark, tmp_path, records), CONTRACT, ["id"])
+    soft = {r["id"]: r["_is_deleted"] for r in mark_soft_deletes(checked, "took").collect()}
+    assert soft == {Decimal(1): False, Decimal(2): True}
+    tombstone = checked.where(F.col("id") == 1).withColumn("_is_deleted", F.lit(True))
+    tombstone = tombstone.withColumn("seen", F.lit(None).cast("timestamp_ntz"))
+    both, _ = split_rejects(checked.unionByName(tombstone))
+    names = [c["name"] for c in CONTRACT]
+    winners = {
+        r["id"]: r["_is_deleted"] for r in deduplicate(both, ["id"], "seen", names).collect()
+    }
+    assert winners == {Decimal(1): True, Decimal(2): False}

@@ -1,0 +1,57 @@
+"""Where the source's connection comes from: environment variables or AWS Secrets Manager.
+
+A secret has the shape AWS uses for RDS secrets: ``{"host", "port", "username", "password",
+"dbname"}``. The password is registered for log redaction as soon as it is read, and no error
+message ever includes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ingestion.config import SourceConfig
+from ingestion.errors import SourceError
+from ingestion.logs import register_secret
+from ingestion.settings import Endpoint, Settings
+
+
+def source_endpoint(config: SourceConfig, settings: Settings | None = None) -> Endpoint:
+    secret_arn = os.environ.get("JLR_MYSQL_SECRET_ARN") or config.connection.secret_arn
+    if secret_arn:
+        endpoint = endpoint_from_secret(secret_arn, config.database)
+    else:
+        endpoint = (settings or Settings.load()).mysql
+    register_secret(endpoint.password)
+    return endpoint
+
+
+def endpoint_from_secret(secret_arn: str, default_database: str) -> Endpoint:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        value = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise SourceError(f"cannot read the source secret {secret_arn}: {code}") from None
+    except BotoCoreError as exc:
+        raise SourceError(
+            f"cannot reach Secrets Manager for {secret_arn}: {type(exc).__name__}"
+        ) from None
+    try:
+        secret = json.loads(value["SecretString"])
+        endpoint = Endpoint(
+            str(secret["host"]),
+            int(secret.get("port", 3306)),
+            str(secret["username"]),
+            str(secret["password"]),
+            str(secret.get("dbname") or default_database),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise SourceError(
+            f"secret {secret_arn} must be JSON with host, port, username, "
+            "password (and optionally dbname)"
+        ) from None
+    register_secret(endpoint.password)
+    return endpoint

@@ -1,0 +1,124 @@
+"""The extractor as an AWS Lambda function: ``ingestion.lambda_handler.handler``.
+
+Event (every field optional)::
+
+    {"source": "jlr_ops",            # a packaged ingestion/sources/<source>.yml
+     "tables": ["sales_orders"],     # default: every configured table
+     "full_refresh": false,
+     "continuation": {"tables": [...]}}   # from a previous result: resume there
+
+Result::
+
+    {"status": "complete" | "continue" | "failed",
+     "source": "jlr_ops",
+     "tables": [{"table", "status", "run_id", "mode", "rows", "deletes", "files", "manifest",
+                 "resumed", "seconds"} | {"table", "status": "failed", "error"}],
+     "continuation": {"tables": [...]} | null}
+
+"continue" means the function stopped before its time ran out (``JLR_STOP_MARGIN_MS`` before
+the deadline, default 60 s) with every finished chunk committed; invoke it again with the
+returned ``continuation`` (the Step Functions loop does) and it resumes at the first uncommitted
+chunk. Environment: ``JLR_LAKE_URI`` (``s3://bucket/prefix``), ``JLR_MYSQL_SECRET_ARN`` or
+``JLR_MYSQL_HOST``/``_PORT``/``_USER``/``_PASSWORD``, optionally ``JLR_SOURCE_CONFIG`` (a path).
+Logs are JSON lines without secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from ingestion.config import SOURCES_DIR, load_source, select_tables
+from ingestion.credentials import source_endpoint
+from ingestion.errors import PlatformError
+from ingestion.extract import extract_table
+from ingestion.lake import open_lake
+from ingestion.logs import configure
+
+log = logging.getLogger("jlr.extract")
+
+
+def _config_path(event: dict) -> Path:
+    if os.environ.get("JLR_SOURCE_CONFIG"):
+        return Path(os.environ["JLR_SOURCE_CONFIG"])
+    return SOURCES_DIR / f"{event.get('source', 'jlr_ops')}.yml"
+
+
+def handler(event: dict | None, context) -> dict:
+    configure(json_lines=True)
+    event = event or {}
+    margin = int(os.environ.get("JLR_STOP_MARGIN_MS", "60000"))
+
+    def should_stop() -> bool:
+        return context.get_remaining_time_in_millis() < margin
+
+    try:
+        config = load_source(_config_path(event))
+        wanted = (event.get("continuation") or {}).get("tables") or event.get("tables")
+        tables = select_tables(config, wanted)
+        endpoint = source_endpoint(config)
+        lake = open_lake(os.environ["JLR_LAKE_URI"])
+    except KeyError as exc:
+        return _failed(event, f"missing environment variable {exc.args[0]}")
+    except PlatformError as exc:
+        log.error("extract not started", extra={"error": str(exc)})
+        return _failed(event, str(exc))
+
+    results, failed = [], False
+    for i, table in enumerate(tables):
+        if should_stop():
+            return _continue(config.name, results, tables[i:])
+        try:
+            result = extract_table(
+                config,
+                endpoint,
+                lake,
+                table,
+                full_refresh=bool(event.get("full_refresh")),
+                should_stop=should_stop,
+            )
+        except PlatformError as exc:
+            failed = True
+            log.error("table failed", extra={"table": table, "error": str(exc)})
+            results.append({"table": table, "status": "failed", "error": str(exc)})
+            continue
+        entry = {
+            "table": table,
+            "status": result.status,
+            "run_id": result.run_id,
+            "mode": result.mode,
+            "rows": result.rows,
+            "deletes": result.deletes,
+            "files": result.files,
+            "manifest": result.manifest_key,
+            "resumed": result.resumed,
+            "seconds": round(result.seconds, 3),
+        }
+        log.info("table extracted" if result.status == "committed" else "table paused", extra=entry)
+        results.append(entry)
+        if result.status == "continue":
+            return _continue(config.name, results, tables[i:])
+    status = "failed" if failed else "complete"
+    log.info("extract finished", extra={"status": status, "tables": len(results)})
+    return {"status": status, "source": config.name, "tables": results, "continuation": None}
+
+
+def _continue(source: str, results: list[dict], remaining: list[str]) -> dict:
+    log.info("time nearly up: returning a continuation", extra={"remaining": remaining})
+    return {
+        "status": "continue",
+        "source": source,
+        "tables": results,
+        "continuation": {"tables": remaining},
+    }
+
+
+def _failed(event: dict, error: str) -> dict:
+    return {
+        "status": "failed",
+        "source": event.get("source"),
+        "tables": [],
+        "continuation": None,
+        "error": error,
+    }

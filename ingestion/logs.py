@@ -1,0 +1,88 @@
+"""Logging: structured JSON lines (Lambda, Glue, LOG_FORMAT=json) or plain lines for people.
+
+Secrets are kept out twice: code never logs them, and every record also passes a filter that
+masks any value registered with ``register_secret`` (passwords once they are resolved).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from datetime import UTC, datetime
+
+_SECRETS: set[str] = set()
+MASK = "***"
+
+
+def register_secret(value: str | None) -> None:
+    if value and len(value) >= 4:
+        _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        for key, value in list(vars(record).items()):
+            if isinstance(value, str) and key not in ("msg", "name", "levelname"):
+                setattr(record, key, redact(value))
+        return True
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (not the one at set-up, which may be gone)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; ``extra={...}`` fields become top-level keys."""
+
+    _standard = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        payload.update({k: v for k, v in vars(record).items() if k not in self._standard})
+        if record.exc_info:
+            payload["error"] = redact(self.formatException(record.exc_info))
+        return redact(json.dumps(payload, default=str, ensure_ascii=False))
+
+
+def configure(json_lines: bool | None = None, level: int = logging.INFO) -> None:
+    """Set up the root logger once; JSON when asked, in Lambda, or with LOG_FORMAT=json."""
+    if json_lines is None:
+        json_lines = (
+            os.environ.get("LOG_FORMAT") == "json" or "AWS_LAMBDA_FUNCTION_NAME" in os.environ
+        )
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if getattr(h, "_jlr", False)), None)
+    if handler is None:
+        handler = _StderrHandler()
+        handler._jlr = True  # type: ignore[attr-defined]
+        handler.addFilter(RedactingFilter())
+        root.addHandler(handler)
+    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter("%(message)s"))
+    root.setLevel(level)
