@@ -62,6 +62,15 @@ def build_spark(app_name: str) -> SparkSession:
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     spark.conf.set("spark.sql.parquet.compression.codec", "zstd")
+    # MySQL, PostgreSQL and Redshift all use the proleptic Gregorian calendar: write dates before
+    # 1582 (MySQL's DATE starts at 1000-01-01) as they are, without Spark 2's Julian rebase.
+    for mode in (
+        "datetimeRebaseModeInWrite",
+        "datetimeRebaseModeInRead",
+        "int96RebaseModeInWrite",
+        "int96RebaseModeInRead",
+    ):
+        spark.conf.set(f"spark.sql.parquet.{mode}", "CORRECTED")
     return spark
 
 
