@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
 from pyspark import StorageLevel
@@ -20,7 +20,11 @@ from pyspark.sql import functions as F
 from glue_jobs.curation import (
     CORRUPT,
     apply_contract,
+    clean_text,
+    curated_types,
+    datetimes_to_utc,
     deduplicate,
+    hash_pii,
     mark_soft_deletes,
     raw_schema,
     reject_records,
@@ -72,6 +76,33 @@ def build_spark(app_name: str) -> SparkSession:
     ):
         spark.conf.set(f"spark.sql.parquet.{mode}", "CORRECTED")
     return spark
+
+
+@dataclass(frozen=True)
+class CurateOptions:
+    """What the source configuration asks of the curate job for one table."""
+
+    trim_strings: bool = True
+    email_columns: tuple[str, ...] = ()
+    pii_columns: tuple[str, ...] = ()
+    pii_salt: str = field(default="", repr=False)
+    source_time_zone: str | None = None
+
+    @classmethod
+    def for_table(cls, config, table: str, salt: str) -> CurateOptions:
+        tcfg = config.tables[table]
+        if tcfg.pii_columns and not salt:
+            raise CurateError(
+                f"{config.path}: tables.{table}.pii_columns: no salt to hash "
+                "with; set JLR_PII_SALT (make up generates one locally)"
+            )
+        return cls(
+            tcfg.trim_strings,
+            tuple(tcfg.email_columns),
+            tuple(tcfg.pii_columns),
+            salt,
+            config.connection.source_time_zone,
+        )
 
 
 @dataclass
@@ -148,8 +179,10 @@ def curate_batch(
     contract: list[dict],
     primary_key: list[str],
     cursor: str | None,
+    options: CurateOptions | None = None,
 ) -> BatchResult:
     started = time.perf_counter()
+    options = options or CurateOptions()
     manifest = lake.get_json(raw_key)
     batch_id = manifest["run_id"]
     names = [c["name"] for c in contract]
@@ -164,6 +197,9 @@ def curate_batch(
             f"raw manifest says {expected}"
         )
     good, bad = split_rejects(checked)
+    good = clean_text(good, contract, options.trim_strings, list(options.email_columns))
+    good = hash_pii(good, list(options.pii_columns), options.pii_salt)
+    good = datetimes_to_utc(good, contract, options.source_time_zone)
     good_rows = good.count()
     distinct_keys = good.select(*primary_key).distinct().count()
     curated = with_lineage(
@@ -201,7 +237,7 @@ def curate_batch(
             "nullable": c["nullable"],
             **{k: c["types"][k] for k in ("spark", "postgres", "redshift")},
         }
-        for c in contract
+        for c in curated_types(contract, list(options.pii_columns), options.source_time_zone)
     ]
     columns += [
         {
@@ -257,7 +293,12 @@ def curate_batch(
 
 
 def curate_table(
-    spark: SparkSession, lake: Lake, catalog: LocalCatalog, source: str, table: str
+    spark: SparkSession,
+    lake: Lake,
+    catalog: LocalCatalog,
+    source: str,
+    table: str,
+    options: CurateOptions | None = None,
 ) -> list[BatchResult]:
     """Curate every committed raw run of the table that has no curated batch yet."""
     database = raw_database(source)
@@ -272,6 +313,8 @@ def curate_table(
             continue
         contract = contract_from_columns(table, partition["StorageDescriptor"]["Columns"])
         results.append(
-            curate_batch(spark, lake, source, table, raw_key, contract, primary_key, cursor)
+            curate_batch(
+                spark, lake, source, table, raw_key, contract, primary_key, cursor, options
+            )
         )
     return results

@@ -5,6 +5,10 @@ Arguments (Glue's ``--NAME value`` form):
   --LAKE_URI   lake root: s3://bucket/prefix on AWS, file:///dir locally
   --SOURCE     source name, e.g. jlr_ops (the raw database is <SOURCE>_raw)
   --TABLES     optional comma-separated table names; default: every table in the raw database
+  --SOURCE_CONFIG  optional path of the source YAML (default: the packaged
+               ingestion/sources/<SOURCE>.yml): trimming, email and PII columns, source zone
+
+The PII salt comes from the environment (JLR_PII_SALT).
 
 Prints one JSON line per curated batch and a final summary line.
 """
@@ -12,18 +16,24 @@ Prints one JSON line per curated batch and a final summary line.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
-from glue_jobs.curate_batches import build_spark, curate_table
+from glue_jobs.curate_batches import CurateOptions, build_spark, curate_table
 from glue_jobs.glue_args import resolve_args
 from ingestion.catalog import LocalCatalog, raw_database
+from ingestion.config import SOURCES_DIR, load_source
 from ingestion.errors import PlatformError
 from ingestion.lake import open_lake
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = resolve_args(argv, ["JOB_NAME", "LAKE_URI", "SOURCE"], {"TABLES": ""})
+        args = resolve_args(
+            argv, ["JOB_NAME", "LAKE_URI", "SOURCE"], {"TABLES": "", "SOURCE_CONFIG": ""}
+        )
+        config = load_source(args["SOURCE_CONFIG"] or SOURCES_DIR / f"{args['SOURCE']}.yml")
+        salt = os.environ.get("JLR_PII_SALT", "")
         lake = open_lake(args["LAKE_URI"])
         catalog = LocalCatalog(lake)
         tables = [t for t in args["TABLES"].split(",") if t] or catalog.list_tables(
@@ -32,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         spark = build_spark(args["JOB_NAME"])
         batches = 0
         for table in tables:
-            for result in curate_table(spark, lake, catalog, args["SOURCE"], table):
+            options = CurateOptions.for_table(config, table, salt)
+            for result in curate_table(spark, lake, catalog, args["SOURCE"], table, options):
                 batches += 1
                 print(json.dumps({"event": "batch_curated", **result.as_dict()}), flush=True)
         print(

@@ -95,6 +95,58 @@ def split_rejects(df: DataFrame) -> tuple[DataFrame, DataFrame]:
     return good, bad.drop(ERRORS)
 
 
+def clean_text(
+    df: DataFrame, contract: list[dict], trim: bool, email_columns: list[str]
+) -> DataFrame:
+    """Trim spaces around text values; trim and lowercase emails (empty emails become null)."""
+    for col in contract:
+        name, types = col["name"], col["types"]
+        if types["raw"] != "text" or types["spark"] != "string":
+            continue  # JSON, TIME, decimals beyond 38 digits stay exactly as they came
+        if name in email_columns:
+            df = df.withColumn(name, F.nullif(F.lower(F.trim(F.col(name))), F.lit("")))
+        elif trim:
+            df = df.withColumn(name, F.trim(F.col(name)))
+    return df
+
+
+def hash_pii(df: DataFrame, columns: list[str], salt: str) -> DataFrame:
+    """Replace each PII value by the hex SHA-256 of salt + value (null stays null)."""
+    for name in columns:
+        value = F.col(name).cast("string")
+        df = df.withColumn(
+            name, F.when(value.isNotNull(), F.sha2(F.concat(F.lit(salt), value), 256))
+        )
+    return df
+
+
+def datetimes_to_utc(df: DataFrame, contract: list[dict], time_zone: str | None) -> DataFrame:
+    """DATETIME values written in the source's zone become UTC instants."""
+    if not time_zone:
+        return df
+    for col in contract:
+        if col["types"]["spark"] == "timestamp_ntz":
+            name = col["name"]
+            df = df.withColumn(name, F.to_utc_timestamp(F.col(name).cast("timestamp"), time_zone))
+    return df
+
+
+def curated_types(
+    contract: list[dict], pii_columns: list[str], time_zone: str | None
+) -> list[dict]:
+    """The contract after the transforms: hashes are 64-character text, DATETIMEs converted to
+    UTC are timestamps with a time zone."""
+    out = []
+    for col in contract:
+        types = dict(col["types"])
+        if col["name"] in pii_columns:
+            types.update(spark="string", postgres="varchar(64)", redshift="varchar(64)")
+        elif time_zone and types["spark"] == "timestamp_ntz":
+            types.update(spark="timestamp", postgres="timestamptz", redshift="timestamptz")
+        out.append({**col, "types": types})
+    return out
+
+
 def mark_soft_deletes(df: DataFrame, column: str | None) -> DataFrame:
     """Rows whose soft-delete column is set (not null, not 0/false) count as deletions."""
     if not column:

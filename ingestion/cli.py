@@ -25,7 +25,7 @@ from rich.table import Table
 
 from ingestion.config import load_source, select_tables
 from ingestion.errors import PlatformError
-from ingestion.pipeline import Reporter, TableRun, run_ingest
+from ingestion.pipeline import Reporter, TableRun, reset_source, run_ingest
 from ingestion.settings import REPO_ROOT, Settings
 
 DEFAULT_SOURCE = REPO_ROOT / "ingestion" / "sources" / "jlr_ops.yml"
@@ -43,7 +43,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
     from ingestion.demo.generator import seed_database
 
     settings = Settings.load()
-    database = args.database or _source_database(load_source(DEFAULT_SOURCE))
+    config = load_source(DEFAULT_SOURCE)
+    database = args.database or _source_database(config)
     summary = Table(title=f"demo source {database} (SCALE={args.scale}, SEED={args.seed})")
     for name in ("table", "rows", "seconds"):
         summary.add_column(name, justify="left" if name == "table" else "right")
@@ -56,6 +57,12 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
         seed_database(settings.mysql, database, args.scale, args.seed, on_table)
     console.print(summary)
+    if database == _source_database(config):
+        reset_source(config, settings)
+        console.print(
+            f"reset the lake and staging schema {config.warehouse_schema} of "
+            f"{config.name}: the next ingest starts afresh from the new source"
+        )
     console.print(
         f"seeded {database} on {settings.mysql.host}:{settings.mysql.port} in "
         f"{time.perf_counter() - started:.1f}s"
@@ -110,7 +117,7 @@ class RichReporter(Reporter):
             )
 
 
-def print_summary(runs: list[TableRun], seconds: float) -> None:
+def print_summary(runs: list[TableRun], seconds: float, source: str) -> None:
     """Counts reconcile when extracted = curated + rejected + duplicates and
     curated = loaded + deletes (rows marking a deletion, applied as deletes)."""
     table = Table(title="ingest summary", title_justify="left")
@@ -153,6 +160,12 @@ def print_summary(runs: list[TableRun], seconds: float) -> None:
             f"or curated != loaded {r.loaded} + deletes {r.deletes_applied}"
         )
         err_console.print(f"[red]{r.table}[/red]: {why}")
+    for r in runs:
+        if r.rejected:
+            console.print(
+                f"{r.table}: {r.rejected:,} rows quarantined with their reasons under "
+                f"{Settings.load().lake_uri}/rejects/{source}/{r.table}/"
+            )
     catch_up = sum(r.catch_up for r in runs)
     note = f"; also finished {catch_up} batch(es) left by an interrupted run" if catch_up else ""
     console.print(f"{len(runs) - len(failed)}/{len(runs)} tables ok in {seconds:.1f}s{note}")
@@ -180,7 +193,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             RichReporter(progress),
             full_refresh=args.full_refresh,
         )
-    print_summary(runs, time.perf_counter() - started)
+    print_summary(runs, time.perf_counter() - started, config.name)
     return 0 if all(r.status == "ok" for r in runs) else 1
 
 

@@ -75,6 +75,15 @@ class TableConfig(BaseModel):
     chunk_bytes: int = Field(
         default=256 * 2**20, ge=2**20, le=2**34, description="uncompressed bytes per raw file"
     )
+    trim_strings: bool = Field(default=True, description="trim spaces around text values")
+    email_columns: list[Identifier] = Field(
+        default_factory=list, description="trimmed and lowercased (before any hashing)"
+    )
+    pii_columns: list[Identifier] = Field(
+        default_factory=list,
+        description="replaced by a salted SHA-256 (hex) in the curated zone; the salt comes "
+        "from JLR_PII_SALT",
+    )
     streams: int = Field(
         default=1,
         ge=1,
@@ -99,6 +108,11 @@ class Connection(BaseModel):
         default=None,
         description="AWS Secrets Manager secret (RDS shape: host, port, username, password, "
         "dbname); otherwise JLR_MYSQL_HOST / _PORT / _USER / _PASSWORD",
+    )
+    source_time_zone: str | None = Field(
+        default=None,
+        description="IANA zone (e.g. Europe/London) in which the source writes DATETIME values; "
+        "when set, curated DATETIMEs become UTC timestamps",
     )
     cursor_time_zone: str = Field(
         default="+00:00",

@@ -210,7 +210,16 @@ def run_ingest(
     run_stage(
         "curate",
         "curate_raw.py",
-        ["--JOB_NAME", "jlr-curate", "--LAKE_URI", settings.lake_uri, "--SOURCE", config.name],
+        [
+            "--JOB_NAME",
+            "jlr-curate",
+            "--LAKE_URI",
+            settings.lake_uri,
+            "--SOURCE",
+            config.name,
+            "--SOURCE_CONFIG",
+            str(config.path),
+        ],
         on_curated,
     )
 
@@ -240,3 +249,27 @@ def run_ingest(
         on_loaded,
     )
     return [runs[t] for t in tables]
+
+
+def reset_source(config: SourceConfig, settings: Settings) -> None:
+    """Forget everything the pipeline holds for a source: its lake zones, catalog and state, its
+    staging schema and audit rows. Used when the source itself is recreated (``make seed``):
+    watermarks and staging rows of the old source would otherwise disagree with the new one."""
+    from psycopg import sql
+
+    from ingestion.catalog import raw_database
+    from ingestion.warehouse import pg_connect
+
+    lake = open_lake(settings.lake_uri)
+    for prefix in ("raw", "curated", "rejects", "_state"):
+        lake.delete_prefix(f"{prefix}/{config.name}")
+    lake.delete_prefix(f"_catalog/{raw_database(config.name)}")
+    with pg_connect(settings.postgres) as conn, conn.transaction(), conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("drop schema if exists {} cascade").format(
+                sql.Identifier(config.warehouse_schema)
+            )
+        )
+        cur.execute("select to_regclass('ops.load_audit') is not null")
+        if cur.fetchone()[0]:
+            cur.execute("delete from ops.load_audit where source = %s", (config.name,))

@@ -34,6 +34,7 @@ DEFAULTS: dict[str, str | None] = {
     "JLR_PG_PASSWORD": None,
     "JLR_PG_DATABASE": "jlr_warehouse",
     "JLR_LAKE_URI": "",  # default derived from JLR_LOCAL_DIR below
+    "JLR_PII_SALT": None,  # salt of the curated zone's PII hashes
 }
 SECRET_NAMES = tuple(name for name, default in DEFAULTS.items() if default is None)
 
@@ -59,12 +60,13 @@ def init_stack_env(environ: dict[str, str] | None = None) -> Path:
     """Create stack.env with random passwords (or the ones given in the environment)."""
     env = os.environ if environ is None else environ
     path = local_dir(env) / "stack.env"
-    if path.exists():
+    stored = _read_env_file(path)
+    if path.exists() and all(name in stored for name in SECRET_NAMES):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# Local stack passwords, generated once by `make up`. Environment variables win."]
-    for name in SECRET_NAMES:
-        lines.append(f"{name}={env.get(name) or secrets.token_urlsafe(18)}")
+    lines = ["# Local stack secrets, generated once by `make up`. Environment variables win."]
+    for name in SECRET_NAMES:  # keeps existing values, adds any new secret
+        lines.append(f"{name}={stored.get(name) or env.get(name) or secrets.token_urlsafe(18)}")
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -106,6 +108,7 @@ class Settings:
     lake_uri: str
     mysql: Endpoint
     postgres: Endpoint
+    pii_salt: str = field(default="", repr=False)
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -127,11 +130,16 @@ class Settings:
                 v["JLR_PG_PASSWORD"],
                 v["JLR_PG_DATABASE"],
             ),
+            pii_salt=v["JLR_PII_SALT"],
         )
 
     def to_env(self) -> dict[str, str]:
         """The JLR_* variables that describe these settings (for job subprocesses and dbt)."""
-        env = {"JLR_LOCAL_DIR": str(self.local_dir), "JLR_LAKE_URI": self.lake_uri}
+        env = {
+            "JLR_LOCAL_DIR": str(self.local_dir),
+            "JLR_LAKE_URI": self.lake_uri,
+            "JLR_PII_SALT": self.pii_salt,
+        }
         for prefix, ep in (("JLR_MYSQL", self.mysql), ("JLR_PG", self.postgres)):
             env.update(
                 {
@@ -157,6 +165,7 @@ class Settings:
             lake_uri or self.lake_uri,
             swap(self.mysql, mysql_db),
             swap(self.postgres, pg_db),
+            self.pii_salt,
         )
 
 
@@ -181,7 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     elif not args.init:
         settings = Settings.load()
         for f in fields(settings):
-            print(f"{f.name}: {getattr(settings, f.name)!r}")
+            value = getattr(settings, f.name) if f.repr else "*** (hidden)"
+            print(f"{f.name}: {value!r}" if f.repr else f"{f.name}: {value}")
     return 0
 
 

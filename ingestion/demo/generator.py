@@ -5,9 +5,9 @@ Same SEED and SCALE give byte-identical tables: every table draws from its own
 written as tab-separated files and bulk-loaded with ``LOAD DATA LOCAL INFILE``.
 
 Planted dirt (each kind asserted by a test): zero dates in optional date columns, padded and
-mixed-case emails, orphan foreign keys (sales_orders.dealer_id, warranty_claims.vin), negative
-discounts, utf8mb4 text including 4-byte characters, a BIGINT UNSIGNED beyond 2**63, and a TIME
-over 24 hours.
+mixed-case emails, a TINYINT(1) flag holding 2, orphan foreign keys (sales_orders.dealer_id,
+warranty_claims.vin), negative discounts, utf8mb4 text including 4-byte characters, a BIGINT
+UNSIGNED beyond 2**63, and a TIME over 24 hours.
 """
 
 from __future__ import annotations
@@ -252,6 +252,9 @@ def _customer_row(
         microseconds=rng.randint(0, 999_999),
     )
     deleted = updated if rng.random() < 0.01 else None  # soft delete
+    opt_in = int(rng.random() < 0.4)
+    if rng.random() < 0.005:
+        opt_in = 2  # dirt: a TINYINT(1) "boolean" holding 2 (the curate job quarantines it)
     return (
         customer_id,
         first,
@@ -260,7 +263,7 @@ def _customer_row(
         phone,
         birth,
         country,
-        int(rng.random() < 0.4),
+        opt_in,
         created,
         updated,
         deleted,

@@ -1,6 +1,8 @@
 """The whole local pipeline on real MariaDB, Spark and PostgreSQL, then dbt on the result."""
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from ingestion.cli import DEFAULT_SOURCE
 from ingestion.config import load_source
 from ingestion.demo.changes import apply_changes
 from ingestion.demo.generator import seed_database
+from ingestion.lake import open_lake
 from ingestion.mysql_source import connect, quote_ident
 from ingestion.pipeline import run_ingest
 from ingestion.settings import REPO_ROOT
@@ -21,13 +24,20 @@ DBT = Path(sys.executable).parent / "dbt"
 
 
 def source_counts(settings, tables):
+    """Rows per source table, rows the curate job must quarantine, live sales orders."""
     with connect(settings.mysql, settings.mysql.database) as conn, conn.cursor() as cur:
         counts = {}
         for table in tables:
             cur.execute(f"select count(*) from {quote_ident(table)}")
             counts[table] = cur.fetchone()[0]
+        cur.execute("select count(*) from customers where marketing_opt_in not in (0, 1)")
+        bad = {"customers": cur.fetchone()[0]}
         cur.execute("select count(*) from sales_orders where deleted_at is null")
-        return counts, cur.fetchone()[0]
+        return counts, bad, cur.fetchone()[0]
+
+
+def expected_staging(counts, bad):
+    return {t: n - bad.get(t, 0) for t, n in counts.items()}
 
 
 def warehouse(settings, query):
@@ -67,14 +77,22 @@ def test_source_to_marts(settings, tmp_path):
     assert [(r.table, r.status) for r in runs] == [(t, "ok") for t in tables], [
         (r.table, r.error) for r in runs
     ]
-    expected, _ = source_counts(settings, tables)
+    expected, bad, _ = source_counts(settings, tables)
     assert {r.table: r.extracted for r in runs} == expected
-    assert staging_row_counts(settings.postgres, config.warehouse_schema, tables) == expected
+    assert {r.table: r.rejected for r in runs} == {t: bad.get(t, 0) for t in tables}
+    assert bad["customers"] > 0  # the planted TINYINT(1) holding 2
+    staging = staging_row_counts(settings.postgres, config.warehouse_schema, tables)
+    assert staging == expected_staging(expected, bad)
     by_table = {r.table: r for r in runs}
     assert by_table["sales_orders"].zero_dates > 0  # '0000-00-00' arrived as null, counted
-    assert all(
-        r.curated == r.loaded == r.extracted and r.rejected == r.duplicates == 0 for r in runs
-    )
+    assert all(r.curated == r.loaded and r.duplicates == 0 for r in runs)
+    lake = open_lake(settings.lake_uri)
+    (reject_file,) = lake.list("rejects/jlr_ops/customers/", ".json")
+    reasons = [json.loads(line)["reason"] for line in lake.get_bytes(reject_file).splitlines()]
+    assert len(reasons) == bad["customers"]
+    assert all("marketing_opt_in: value 2 is not a valid boolean" in r for r in reasons)
+    hashes = warehouse(settings, "select email, phone from jlr_ops_staging.customers")
+    assert all(v is None or re.fullmatch(r"[0-9a-f]{64}", v) for row in hashes for v in row)
 
     # A day of inserts, updates and (soft and hard) deletes. Changing tables are incremental:
     # only changed rows travel, hard deletes as tombstones; staging must mirror the source.
@@ -87,8 +105,9 @@ def test_source_to_marts(settings, tmp_path):
     assert by_table["sales_orders"].extracted < expected["sales_orders"] / 4
     assert by_table["sales_orders"].deletes_applied == changes["orders hard-deleted"]
     assert by_table["plants"].mode == "full"
-    expected, live_orders = source_counts(settings, tables)
-    assert staging_row_counts(settings.postgres, config.warehouse_schema, tables) == expected
+    expected, bad, live_orders = source_counts(settings, tables)
+    staging = staging_row_counts(settings.postgres, config.warehouse_schema, tables)
+    assert staging == expected_staging(expected, bad)
     assert warehouse(
         settings,
         "select count(*), count(distinct manifest_key) from ops.load_audit where status = 'loaded'",

@@ -144,6 +144,9 @@ def test_every_type_arrives_exactly(settings, spark, tmp_path):
     crawl_table(lake, catalog, "src", "edge")
     (batch,) = curate_table(spark, lake, catalog, "src", "edge")
     assert (batch.extracted, batch.curated, batch.rejected) == (3, 3, 0)
+    written = lake.list("curated/")
+    assert curate_table(spark, lake, catalog, "src", "edge") == []  # bookmark: nothing new
+    assert lake.list("curated/") == written
 
     manifest = lake.get_json(batch.manifest_key)
     rows = {}

@@ -150,3 +150,40 @@ def test_soft_deleted_rows_are_marked_and_a_tombstone_wins_over_an_update(spark,
         r["id"]: r["_is_deleted"] for r in deduplicate(both, ["id"], "seen", names).collect()
     }
     assert winners == {Decimal(1): True, Decimal(2): False}
+
+
+TEXT = contract(
+    id=("int", "bigint", "int"),
+    name=("text", "string", "varchar(20)"),
+    email=("text", "string", "varchar(190)"),
+    doc=("json", "string", "json"),
+    seen=("datetime", "timestamp_ntz", "datetime"),
+)
+
+
+def test_text_is_trimmed_emails_lowercased_pii_hashed_and_datetimes_made_utc(spark):
+    import hashlib
+
+    from glue_jobs.curation import clean_text, curated_types, datetimes_to_utc, hash_pii
+
+    df = spark.createDataFrame(
+        [
+            (1, "  Zoë  ", "  Zoe.Smith@Example.COM ", ' {"a": 1} ', datetime(2024, 7, 1, 12)),
+            (2, None, "   ", None, datetime(2024, 1, 1, 12)),
+        ],
+        "id long, name string, email string, doc string, seen timestamp_ntz",
+    )
+    df = clean_text(df, TEXT, True, ["email"])
+    rows = {r["id"]: r for r in df.collect()}
+    assert rows[1]["name"] == "Zoë" and rows[1]["email"] == "zoe.smith@example.com"
+    assert rows[1]["doc"] == ' {"a": 1} '  # JSON text is left exactly as it came
+    assert rows[2]["email"] is None  # blank after trimming
+    hashed = {r["id"]: r["email"] for r in hash_pii(df, ["email"], "pepper").collect()}
+    assert hashed[1] == hashlib.sha256(b"pepperzoe.smith@example.com").hexdigest()
+    assert hashed[2] is None
+    utc = {r["id"]: r["seen"] for r in datetimes_to_utc(df, TEXT, "Europe/London").collect()}
+    assert utc[1] == datetime(2024, 7, 1, 11)  # BST: UTC+1 (the session zone is UTC)
+    assert utc[2] == datetime(2024, 1, 1, 12)  # GMT
+    types = {c["name"]: c["types"] for c in curated_types(TEXT, ["email"], "Europe/London")}
+    assert types["email"]["postgres"] == "varchar(64)"
+    assert types["seen"]["postgres"] == "timestamptz" and types["seen"]["spark"] == "timestamp"

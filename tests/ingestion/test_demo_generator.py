@@ -62,6 +62,7 @@ def test_every_kind_of_planted_dirt_is_present(stack, mysql_db):
     assert q("select max(payment_reference) > 9223372036854775807 from sales_orders") == 1
     assert q("select count(*) from warranty_claims where repair_time > '24:00:00'") > 0
     assert q("select count(*) from parts where hazard_flags <> 0") > 0
+    assert q("select count(*) from customers where marketing_opt_in not in (0, 1)") > 0
     assert q("select count(*) from sales_orders where deleted_at is not null") > 0
 
 

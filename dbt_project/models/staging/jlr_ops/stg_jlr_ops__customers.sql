@@ -7,9 +7,9 @@ renamed as (
         customer_id,
         first_name,
         last_name,
-        -- the source holds padded and mixed-case emails
-        nullif(lower(trim(email)), '') as email,
-        nullif(trim(phone), '') as phone,
+        -- hashed in the curate job (salted SHA-256) after trimming and lowercasing
+        email as email_hash,
+        phone as phone_hash,
         birth_date,
         country_code,
         marketing_opt_in as has_marketing_opt_in,
