@@ -57,8 +57,9 @@ lint: setup ## ruff lint and format check on the Python code
 test: setup ## Run the test suite (starts the local stack; tests use their own databases and lake)
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-bench: up ## Benchmarks: extractor vs the mariadb C client on 1,000,000 rows (bench/results/)
+bench: up ## Benchmarks on 1,000,000 rows: extract vs the mariadb client, then every stage (bench/results/)
 	@$(PY) bench/extract_bench.py
+	@$(PY) bench/pipeline_bench.py
 
 demo: ## The whole demo: setup, up, seed, ingest, dbt build, docs generate
 	@$(MAKE) --no-print-directory up

@@ -85,4 +85,5 @@ def configure(json_lines: bool | None = None, level: int = logging.INFO) -> None
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter("%(message)s"))
-    root.setLevel(level)
+    root.setLevel(max(level, logging.WARNING))  # libraries: warnings and errors only
+    logging.getLogger("jlr").setLevel(level)  # the project's own loggers

@@ -1,0 +1,134 @@
+"""make bench (pipeline stages): the 1,000,000-row bench table through every stage, one run.
+
+extract (in process) -> crawl -> curate (the Glue job script as its own process, as
+``make ingest`` runs it) -> load (PostgreSQL COPY), each timed; prints rows/s per stage and the
+curate stage's share of the whole run, and writes bench/results/pipeline.json. Run after
+bench/extract_bench.py, which builds the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from ingestion.catalog import LocalCatalog, crawl_table
+from ingestion.config import load_source
+from ingestion.extract import extract_table
+from ingestion.lake import open_lake
+from ingestion.settings import REPO_ROOT, Settings
+from ingestion.warehouse import load_pending
+
+DATABASE, TABLE, SCHEMA = "jlr_bench", "bench_orders", "bench_staging"
+RESULTS = REPO_ROOT / "bench" / "results" / "pipeline.json"
+
+
+def fresh_warehouse(settings: Settings) -> Settings:
+    pg = settings.postgres
+    with psycopg.connect(
+        host=pg.host,
+        port=pg.port,
+        user=pg.user,
+        password=pg.password,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        conn.execute(
+            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE))
+        )
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
+    return settings.with_databases(pg_db=DATABASE)
+
+
+def main() -> int:
+    settings = fresh_warehouse(Settings.load())
+    tmp = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
+    config_path = tmp / "bench.yml"
+    config_path.write_text(
+        f"name: bench\ndatabase: {DATABASE}\nwarehouse_schema: {SCHEMA}\n"
+        f"tables:\n  {TABLE}:\n    cursor: updated_at\n"
+    )
+    config = load_source(config_path)
+    lake = open_lake(f"file://{tmp}/lake")
+    stages: dict[str, float] = {}
+
+    started = time.perf_counter()
+    extracted = extract_table(config, settings.mysql, lake, TABLE, database=DATABASE)
+    stages["extract"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    crawl_table(lake, LocalCatalog(lake), config.name, TABLE)
+    stages["crawl"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    job = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "glue_jobs" / "curate_raw.py"),
+            "--JOB_NAME",
+            "bench",
+            "--LAKE_URI",
+            lake.uri,
+            "--SOURCE",
+            config.name,
+            "--SOURCE_CONFIG",
+            str(config_path),
+        ],
+        env={**os.environ, **settings.to_env(), "SPARK_LOCAL_IP": "127.0.0.1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    stages["curate"] = time.perf_counter() - started
+    if job.returncode:
+        raise SystemExit(f"bench: curate job failed:\n{job.stderr[-2000:]}")
+    batch = next(
+        json.loads(line)
+        for line in job.stdout.splitlines()
+        if line.startswith('{"event": "batch_curated"')
+    )
+
+    started = time.perf_counter()
+    (loaded,) = load_pending(settings.postgres, lake, config.name, SCHEMA, [TABLE])
+    stages["load"] = time.perf_counter() - started
+
+    total = sum(stages.values())
+    rows = extracted.rows
+    results = {
+        "rows": rows,
+        "curated": batch["curated"],
+        "rejected": batch["rejected"],
+        "loaded": loaded.rows_loaded,
+        "stages": {
+            name: {
+                "seconds": round(s, 2),
+                "rows_per_s": round(rows / s),
+                "share": round(s / total, 3),
+            }
+            for name, s in stages.items()
+        },
+        "total_seconds": round(total, 2),
+    }
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    for name, stage in results["stages"].items():
+        print(
+            f"{name:<8} {stage['rows_per_s']:>10,} rows/s  {stage['seconds']:>7.2f} s  "
+            f"{stage['share']:>6.1%} of the run"
+        )
+    print(
+        f"pipeline {rows:,} rows in {total:.1f} s (curate: Spark local mode, 2 cores); "
+        f"curated {batch['curated']:,}, rejected {batch['rejected']:,}, loaded "
+        f"{loaded.rows_loaded:,} -> {RESULTS.relative_to(REPO_ROOT)}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
