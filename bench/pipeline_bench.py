@@ -16,7 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
 from psycopg import sql
 
 from ingestion.catalog import LocalCatalog, crawl_table
@@ -24,22 +23,14 @@ from ingestion.config import load_source
 from ingestion.extract import extract_table
 from ingestion.lake import open_lake
 from ingestion.settings import REPO_ROOT, Settings
-from ingestion.warehouse import load_pending
+from ingestion.warehouse import load_pending, pg_connect
 
 DATABASE, TABLE, SCHEMA = "jlr_bench", "bench_orders", "bench_staging"
 RESULTS = REPO_ROOT / "bench" / "results" / "pipeline.json"
 
 
 def fresh_warehouse(settings: Settings) -> Settings:
-    pg = settings.postgres
-    with psycopg.connect(
-        host=pg.host,
-        port=pg.port,
-        user=pg.user,
-        password=pg.password,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
+    with pg_connect(settings.with_databases(pg_db="postgres").postgres) as conn:
         conn.execute(
             sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE))
         )

@@ -11,12 +11,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from psycopg import sql
 
 from ingestion.mysql_source import connect, quote_ident
 from ingestion.settings import REPO_ROOT, Settings
+from ingestion.warehouse import pg_connect
 from tests.aws_fixtures import aws  # noqa: F401 - a session fixture for tests that need it
 
 
@@ -48,16 +48,9 @@ def mysql_db(stack: Settings) -> Iterator[str]:
         cur.execute(f"drop database if exists {quote_ident(name)}")
 
 
-def _pg_admin(settings: Settings) -> psycopg.Connection:
-    pg = settings.postgres
-    return psycopg.connect(
-        host=pg.host,
-        port=pg.port,
-        user=pg.user,
-        password=pg.password,
-        dbname="postgres",
-        autocommit=True,
-    )
+def _pg_admin(settings: Settings):
+    """A connection to the server's maintenance database, for CREATE/DROP DATABASE."""
+    return pg_connect(settings.with_databases(pg_db="postgres").postgres)
 
 
 @pytest.fixture

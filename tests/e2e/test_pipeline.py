@@ -8,8 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
-
 from ingestion.cli import DEFAULT_SOURCE
 from ingestion.config import load_source
 from ingestion.demo.changes import apply_changes
@@ -18,7 +16,7 @@ from ingestion.lake import open_lake
 from ingestion.mysql_source import connect, quote_ident
 from ingestion.pipeline import run_ingest
 from ingestion.settings import REPO_ROOT
-from ingestion.warehouse import staging_row_counts
+from ingestion.warehouse import pg_connect, staging_row_counts
 
 DBT = Path(sys.executable).parent / "dbt"
 
@@ -41,10 +39,7 @@ def expected_staging(counts, bad):
 
 
 def warehouse(settings, query):
-    pg = settings.postgres
-    with psycopg.connect(
-        host=pg.host, port=pg.port, user=pg.user, password=pg.password, dbname=pg.database
-    ) as conn:
+    with pg_connect(settings.postgres) as conn:
         return conn.execute(query).fetchall()
 
 

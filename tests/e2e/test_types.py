@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pyarrow.parquet as pq
 
 from glue_jobs.curate_batches import curate_table
@@ -15,7 +14,7 @@ from ingestion.config import load_source
 from ingestion.extract import extract_table
 from ingestion.lake import open_lake
 from ingestion.mysql_source import connect
-from ingestion.warehouse import load_pending
+from ingestion.warehouse import load_pending, pg_connect
 
 DDL = """
 create table edge (
@@ -161,10 +160,7 @@ def test_every_type_arrives_exactly(settings, spark, tmp_path):
 
     (loaded,) = load_pending(settings.postgres, lake, "src", "src_staging", ["edge"])
     assert loaded.rows_loaded == 3
-    pg = settings.postgres
-    with psycopg.connect(
-        host=pg.host, port=pg.port, user=pg.user, password=pg.password, dbname=pg.database
-    ) as conn:
+    with pg_connect(settings.postgres) as conn:
         types = dict(
             conn.execute(
                 "select column_name, data_type from information_schema.columns "

@@ -3,14 +3,13 @@
 import shutil
 from decimal import Decimal
 
-import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from ingestion.errors import LoadError
 from ingestion.lake import open_lake
-from ingestion.warehouse import load_pending
+from ingestion.warehouse import load_pending, pg_connect
 
 COLUMNS = [
     {"name": "id", "postgres": "bigint", "nullable": False},
@@ -68,10 +67,7 @@ def write_batch(lake, batch_id, rows, mode="merge", columns=COLUMNS):
 
 
 def rows(settings, query):
-    pg = settings.postgres
-    with psycopg.connect(
-        host=pg.host, port=pg.port, user=pg.user, password=pg.password, dbname=pg.database
-    ) as conn:
+    with pg_connect(settings.postgres) as conn:
         return conn.execute(query).fetchall()
 
 
