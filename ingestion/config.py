@@ -7,7 +7,6 @@ here for shape; ``extract`` checks them again against the live information_schem
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -180,7 +179,3 @@ def select_tables(config: SourceConfig, wanted: list[str] | None) -> list[str]:
             f"(configured: {', '.join(config.tables)})"
         )
     return [t for t in config.tables if t in wanted]
-
-
-def valid_identifier(name: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_$]{0,63}", name))

@@ -307,7 +307,6 @@ def run_stream(
     order = ", ".join(quote_ident(k) for k in task.primary_key)
     sql = f"{task.select_sql}{where} order by {order}"
     result = StreamResult()
-    seq = task.next_seq
     with (
         tempfile.TemporaryDirectory(prefix="extract-") as tmp,
         connect(task.endpoint, task.database, streaming=True, conv=NO_DECODING) as conn,
@@ -317,10 +316,47 @@ def run_stream(
             cur.execute("set transaction isolation level repeatable read")
             cur.execute("start transaction with consistent snapshot, read only")
         cur.execute(sql, [*task.select_params, *task.params])
-        chunk, zeros, last_line = None, {}, b""
+        try:
+            stopped = _stream_chunks(task, lake, cur, Path(tmp), should_stop, on_rows, result)
+        except BaseException:
+            _abandon_stream(cur, conn)
+            raise
+        if stopped:
+            _abandon_stream(cur, conn)
+            return result
+        if task.snapshot:
+            cur.execute("commit")
+    lake.put_json(
+        f"{task.run_prefix}/_chunks/s{task.stream:02d}-done.json",
+        {"stream": task.stream, "chunks": task.next_seq + result.chunks},
+    )
+    return result
+
+
+def _abandon_stream(cur, conn) -> None:
+    """Drop the rest of a streaming result unread and close the connection. pymysql has no
+    public call for this: without the flag its cursor would later try to drain the closed
+    socket."""
+    if cur._result is not None:
+        cur._result.unbuffered_active = False
+    conn.close()
+
+
+def _stream_chunks(
+    task: StreamTask,
+    lake: Lake,
+    cur,
+    tmp: Path,
+    should_stop: Callable[[], bool] | None,
+    on_rows: Callable[[int], None] | None,
+    result: StreamResult,
+) -> bool:
+    """The fetch loop; True when stopped early (``should_stop``) with every chunk committed."""
+    seq, chunk, zeros, last_line = task.next_seq, None, {}, b""
+    try:
         while True:
             if chunk is None:
-                chunk, zeros = _GzipChunk(Path(tmp) / f"chunk-{seq}.gz"), {}
+                chunk, zeros = _GzipChunk(tmp / f"chunk-{seq}.gz"), {}
             rows = cur.fetchmany(min(FETCH_ROWS, task.chunk_rows - chunk.rows))
             if rows:
                 lines = [r[0] for r in rows]
@@ -336,36 +372,21 @@ def run_stream(
             full = chunk.rows >= task.chunk_rows or chunk.raw_bytes >= task.chunk_bytes
             if chunk.rows and (full or not rows):
                 record = json.loads(last_line)
-                finished = chunk.close()
+                finished, chunk = chunk.close(), None
                 _commit_chunk(
                     lake, task, finished, seq, [record[k] for k in task.primary_key], zeros
                 )
                 result.rows += finished.rows
                 result.chunks += 1
-                seq, chunk = seq + 1, None
+                seq += 1
                 if rows and should_stop and should_stop():
                     result.stopped = True
-                    # Drop the rest of the stream unread. pymysql has no public call for this:
-                    # without the flag its cursor would try to drain the closed socket later.
-                    if cur._result is not None:
-                        cur._result.unbuffered_active = False
-                    conn.close()
-                    return result
+                    return True
             if not rows:
-                if chunk is not None:
-                    chunk.close()
-                break
-        if task.snapshot:
-            cur.execute("commit")
-    lake.put_json(
-        f"{task.run_prefix}/_chunks/s{task.stream:02d}-done.json",
-        {"stream": task.stream, "chunks": seq},
-    )
-    return result
-
-
-def _run_stream_in_worker(task: StreamTask) -> StreamResult:
-    return run_stream(task)
+                return False
+    finally:
+        if chunk is not None:
+            chunk.close()  # ends its writer thread; an uncommitted chunk file is just dropped
 
 
 # ------------------------------------------------------------------ primary-key comparison
@@ -497,7 +518,8 @@ class TableState:
         )
         self.lake.delete(f"{self.prefix}/inflight.json")
 
-    def abandon(self, run: dict, run_prefix: str) -> None:
+    def abandon(self, run_prefix: str) -> None:
+        """Drop an unfinished run (a full refresh replaces it); nothing of it was visible."""
         self.lake.delete_prefix(run_prefix)
         self.lake.delete(f"{self.prefix}/inflight.json")
 
@@ -654,7 +676,7 @@ def extract_table(
                 state.finish(lake.get_json(f"{prefix}/_manifest.json"), f"{prefix}/_manifest.json")
                 run = None
             elif full_refresh:
-                state.abandon(run, prefix)
+                state.abandon(prefix)
                 run = None
         resumed = run is not None
         if run is None:
@@ -665,7 +687,7 @@ def extract_table(
     tasks = _stream_tasks(run, plan, endpoint, database, lake, prefix)
     if len(tasks) > 1:
         with ProcessPoolExecutor(len(tasks), mp_context=get_context("spawn")) as pool:
-            list(pool.map(_run_stream_in_worker, tasks))
+            list(pool.map(run_stream, tasks))
     elif tasks:
         outcome = run_stream(tasks[0], should_stop, on_rows)
         if outcome.stopped:

@@ -201,3 +201,28 @@ def test_parallel_streams_cover_the_table_once(settings, tmp_path):
     assert sorted(ids) == list(range(1, 10_001))
     streams = {f["key"].split("part-")[1][:3] for f in lake.get_json(result.manifest_key)["files"]}
     assert streams == {"s00", "s01"}
+
+
+def test_a_full_refresh_drops_an_unfinished_run_and_reads_everything(
+    settings, tmp_path, monkeypatch
+):
+    seed_database(settings.mysql, settings.mysql.database, 0.002, 42)
+    config = load_source(write_config(tmp_path, INCREMENTAL))
+    lake = open_lake(settings.lake_uri)
+    extract_table(config, settings.mysql, lake, "sales_orders")
+    query(settings, "update sales_orders set updated_at = utc_timestamp(6) where order_id <= 1500")
+    import ingestion.extract as extract_module
+
+    def failing_commit(*args, **kwargs):
+        raise LakeError("simulated: the lake refused a write")
+
+    monkeypatch.setattr(extract_module, "_commit_chunk", failing_commit)
+    with pytest.raises(LakeError):
+        extract_table(config, settings.mysql, lake, "sales_orders")
+    unfinished = TableState(lake, "src", "sales_orders").inflight()["run_id"]
+    monkeypatch.undo()
+
+    refreshed = extract_table(config, settings.mysql, lake, "sales_orders", full_refresh=True)
+    assert (refreshed.mode, refreshed.rows, refreshed.resumed) == ("full", 2000, False)
+    assert lake.list(f"raw/src/sales_orders/run={unfinished}/") == []
+    assert TableState(lake, "src", "sales_orders").inflight() is None
