@@ -26,10 +26,12 @@ from glue_jobs.curation import (
     deduplicate,
     hash_pii,
     mark_soft_deletes,
+    partition_name,
     raw_schema,
     reject_records,
     split_rejects,
     with_lineage,
+    with_partition,
 )
 from ingestion.catalog import LocalCatalog, contract_from_columns, raw_database
 from ingestion.curated import (
@@ -87,6 +89,8 @@ class CurateOptions:
     pii_columns: tuple[str, ...] = ()
     pii_salt: str = field(default="", repr=False)
     source_time_zone: str | None = None
+    partition_column: str | None = None
+    partition_granularity: str = "month"
 
     @classmethod
     def for_table(cls, config, table: str, salt: str) -> CurateOptions:
@@ -102,6 +106,8 @@ class CurateOptions:
             tuple(tcfg.pii_columns),
             salt,
             config.connection.source_time_zone,
+            tcfg.partition_column,
+            tcfg.partition_granularity,
         )
 
 
@@ -207,8 +213,23 @@ def curate_batch(
     )
     curated = curated.select(*names, *[c[0] for c in LINEAGE_COLUMNS])
     target = batch_prefix(source, table, batch_id)
-    n_files = max(1, math.ceil(good_rows / ROWS_PER_FILE))
-    curated.repartition(n_files).write.mode("overwrite").parquet(lake.url(target + "/"))
+    if options.partition_column:
+        # one task per partition value, so each partition gets files of up to ROWS_PER_FILE rows
+        # rather than one small file per task
+        key = partition_name(options.partition_column, options.partition_granularity)
+        partitioned = with_partition(
+            curated, options.partition_column, options.partition_granularity
+        )
+        (
+            partitioned.repartition(key)
+            .write.mode("overwrite")
+            .partitionBy(key)
+            .option("maxRecordsPerFile", ROWS_PER_FILE)
+            .parquet(lake.url(target + "/"))
+        )
+    else:
+        n_files = max(1, math.ceil(good_rows / ROWS_PER_FILE))
+        curated.repartition(n_files).write.mode("overwrite").parquet(lake.url(target + "/"))
     rejects_at = rejects_prefix(source, table, batch_id)
     lake.delete_prefix(rejects_at)
     rejected = extracted - good_rows

@@ -147,6 +147,23 @@ def curated_types(
     return out
 
 
+PARTITION_FORMATS = {"year": "yyyy", "month": "yyyy-MM", "day": "yyyy-MM-dd"}
+
+
+def partition_name(column: str, granularity: str) -> str:
+    """The partition directory key, e.g. ``order_date_month`` (a name Spark does not hide)."""
+    return f"{column}_{granularity}"
+
+
+def with_partition(df: DataFrame, column: str | None, granularity: str) -> DataFrame:
+    """Add the partition value derived from a date-like column (rows without one: 'none').
+    The column itself stays in the data files, so loaders never need the directory name."""
+    if not column:
+        return df
+    value = F.date_format(F.col(column), PARTITION_FORMATS[granularity])
+    return df.withColumn(partition_name(column, granularity), F.coalesce(value, F.lit("none")))
+
+
 def mark_soft_deletes(df: DataFrame, column: str | None) -> DataFrame:
     """Rows whose soft-delete column is set (not null, not 0/false) count as deletions."""
     if not column:

@@ -83,6 +83,12 @@ class TableConfig(BaseModel):
         description="replaced by a salted SHA-256 (hex) in the curated zone; the salt comes "
         "from JLR_PII_SALT",
     )
+    partition_column: Identifier | None = Field(
+        default=None,
+        description="a DATE/DATETIME/TIMESTAMP column: the curated Parquet of each batch is "
+        "partitioned by its month (or partition_granularity)",
+    )
+    partition_granularity: Literal["year", "month", "day"] = "month"
     streams: int = Field(
         default=1,
         ge=1,

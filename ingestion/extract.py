@@ -103,10 +103,24 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
     for name in pk:
         if name not in names:
             raise ConfigError(f"{where}.primary_key: column {name!r} does not exist")
-    for fieldname in ("cursor", "soft_delete_column"):
+    for fieldname in ("cursor", "soft_delete_column", "partition_column"):
         value = getattr(tcfg, fieldname)
         if value and value not in names:
             raise ConfigError(f"{where}.{fieldname}: column {value!r} does not exist")
+    partition = tcfg.partition_column
+    if partition and next(c for c in columns if c.name == partition).data_type not in (
+        "date",
+        "datetime",
+        "timestamp",
+    ):
+        raise ConfigError(
+            f"{where}.partition_column: {partition!r} is not a DATE, DATETIME or TIMESTAMP column"
+        )
+    if partition and f"{partition}_{tcfg.partition_granularity}" in names:
+        raise ConfigError(
+            f"{where}.partition_column: the partition key "
+            f"{partition}_{tcfg.partition_granularity} is already a column"
+        )
     for column in columns:
         map_column(column.as_dict())  # unsupported types fail here, before any data moves
     plan = TablePlan(table, columns, pk, tcfg)

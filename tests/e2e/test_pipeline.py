@@ -86,6 +86,11 @@ def test_source_to_marts(settings, tmp_path):
     reasons = [json.loads(line)["reason"] for line in lake.get_bytes(reject_file).splitlines()]
     assert len(reasons) == bad["customers"]
     assert all("marketing_opt_in: value 2 is not a valid boolean" in r for r in reasons)
+    # curated sales orders are partitioned by order month, one file per month (no tiny swarm)
+    (manifest_key,) = lake.list("curated/jlr_ops/sales_orders/", "_manifest.json")
+    files = [f["key"] for f in lake.get_json(manifest_key)["files"]]
+    months = {re.search(r"/order_date_month=(\d{4}-\d{2})/", f).group(1) for f in files}
+    assert len(files) == len(months) > 12
     hashes = warehouse(settings, "select email, phone from jlr_ops_staging.customers")
     assert all(v is None or re.fullmatch(r"[0-9a-f]{64}", v) for row in hashes for v in row)
 

@@ -1,7 +1,7 @@
 """The curate job's DataFrame functions on a real local SparkSession."""
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -187,3 +187,14 @@ def test_text_is_trimmed_emails_lowercased_pii_hashed_and_datetimes_made_utc(spa
     types = {c["name"]: c["types"] for c in curated_types(TEXT, ["email"], "Europe/London")}
     assert types["email"]["postgres"] == "varchar(64)"
     assert types["seen"]["postgres"] == "timestamptz" and types["seen"]["spark"] == "timestamp"
+
+
+def test_partition_values_derive_from_a_date_column(spark):
+    from glue_jobs.curation import with_partition
+
+    df = spark.createDataFrame([(1, date(2024, 2, 29)), (2, None)], "id long, d date")
+    rows = {r["id"]: r["d_month"] for r in with_partition(df, "d", "month").collect()}
+    assert rows == {1: "2024-02", 2: "none"}
+    days = with_partition(df, "d", "day").where("id = 1").collect()[0]["d_day"]
+    assert days == "2024-02-29"
+    assert with_partition(df, None, "month").columns == ["id", "d"]

@@ -147,3 +147,13 @@ def test_wrong_password_is_a_clear_error_without_the_password(settings):
         pass
     assert "wrong user or password" in str(err.value)
     assert "not-the-password-123" not in str(err.value)
+
+
+def test_partition_column_must_be_a_date(settings, tmp_path):
+    run_sql(settings, "create table t (id int primary key, d date, v varchar(5))")
+    lake = open_lake(settings.lake_uri)
+    bad = load_source(config_file(tmp_path, "  t:\n    partition_column: v\n"))
+    with pytest.raises(ConfigError, match=r"tables\.t\.partition_column: 'v' is not a DATE"):
+        extract_table(bad, settings.mysql, lake, "t")
+    good = load_source(config_file(tmp_path, "  t:\n    partition_column: d\n"))
+    assert extract_table(good, settings.mysql, lake, "t").status == "committed"
