@@ -10,6 +10,8 @@ per committed extract run. A changed source schema produces a new table version,
 from __future__ import annotations
 
 import contextlib
+import gzip
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,6 +89,30 @@ def contract_from_columns(name: str, columns: list[dict]) -> list[dict]:
     return out
 
 
+def check_data_matches(lake: Lake, manifest: dict, manifest_key: str, sample: int = 100) -> None:
+    """Read the first records of the run's first data file: their fields must be exactly the
+    manifest's columns. A crawler that trusted the manifest alone could register a table that
+    does not describe its data."""
+    data = [f for f in manifest.get("files", []) if f.get("kind", "data") == "data"]
+    if not data:
+        return
+    expected = [c["name"] for c in manifest["columns"]]
+    with gzip.open(lake.open(data[0]["key"]), "rt", encoding="utf-8") as handle:
+        for number, line in zip(range(1, sample + 1), handle, strict=False):
+            try:
+                fields = list(json.loads(line))
+            except (json.JSONDecodeError, TypeError):
+                raise CatalogError(
+                    f"{data[0]['key']} line {number} is not a JSON object; "
+                    f"the run {manifest_key} cannot be registered"
+                ) from None
+            if fields != expected:
+                raise CatalogError(
+                    f"{data[0]['key']} line {number} has fields {fields} but its manifest "
+                    f"{manifest_key} declares {expected}; the run cannot be registered"
+                )
+
+
 class LocalCatalog:
     """Glue-API-shaped catalog stored as JSON in the lake."""
 
@@ -150,6 +176,7 @@ def crawl_table(
     if not manifests:
         raise CatalogError(f"no committed raw data for {source}.{table}: extract it first")
     latest = lake.get_json(manifests[-1])
+    check_data_matches(lake, latest, manifests[-1])
     database = raw_database(source)
     columns = glue_columns(latest)
     now = datetime.now(UTC).isoformat()

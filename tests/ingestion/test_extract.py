@@ -157,3 +157,20 @@ def test_partition_column_must_be_a_date(settings, tmp_path):
         extract_table(bad, settings.mysql, lake, "t")
     good = load_source(config_file(tmp_path, "  t:\n    partition_column: d\n"))
     assert extract_table(good, settings.mysql, lake, "t").status == "committed"
+
+
+def test_the_crawl_checks_the_data_against_its_manifest(settings, tmp_path):
+    run_sql(
+        settings,
+        "create table t (id int primary key, v varchar(5))",
+        "insert into t values (1, 'a'), (2, 'b')",
+    )
+    config = load_source(config_file(tmp_path, "  t: {}\n"))
+    lake = open_lake(settings.lake_uri)
+    result = extract_table(config, settings.mysql, lake, "t")
+    catalog = LocalCatalog(lake)
+    assert crawl_table(lake, catalog, "src", "t").partitions == 1
+    data_key = lake.get_json(result.manifest_key)["files"][0]["key"]
+    lake.put_bytes(data_key, gzip.compress(b'{"id":1,"v":"a","extra":1}\n'))
+    with pytest.raises(CatalogError, match=r"has fields \['id', 'v', 'extra'\] but its manifest"):
+        crawl_table(lake, catalog, "src", "t")
