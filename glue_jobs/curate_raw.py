@@ -8,7 +8,8 @@ Arguments (Glue's ``--NAME value`` form):
   --SOURCE_CONFIG  optional path of the source YAML (default: the packaged
                ingestion/sources/<SOURCE>.yml): trimming, email and PII columns, source zone
 
-The PII salt comes from the environment (JLR_PII_SALT).
+The PII salt comes from a Secrets Manager secret (JLR_PII_SALT_SECRET_ARN) or the environment
+(JLR_PII_SALT).
 
 Prints one JSON line per curated batch and a final summary line.
 """
@@ -16,13 +17,13 @@ Prints one JSON line per curated batch and a final summary line.
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from glue_jobs.curate_batches import CurateOptions, build_spark, curate_table
 from glue_jobs.glue_args import resolve_args
 from ingestion.catalog import LocalCatalog, raw_database
 from ingestion.config import SOURCES_DIR, load_source
+from ingestion.credentials import pii_salt
 from ingestion.errors import PlatformError
 from ingestion.lake import open_lake
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             argv, ["JOB_NAME", "LAKE_URI", "SOURCE"], {"TABLES": "", "SOURCE_CONFIG": ""}
         )
         config = load_source(args["SOURCE_CONFIG"] or SOURCES_DIR / f"{args['SOURCE']}.yml")
-        salt = os.environ.get("JLR_PII_SALT", "")
+        salt = pii_salt()
         lake = open_lake(args["LAKE_URI"])
         catalog = LocalCatalog(lake)
         tables = [t for t in args["TABLES"].split(",") if t] or catalog.list_tables(

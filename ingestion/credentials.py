@@ -11,7 +11,7 @@ import json
 import os
 
 from ingestion.config import SourceConfig
-from ingestion.errors import SourceError
+from ingestion.errors import ConfigError, SourceError
 from ingestion.logs import register_secret
 from ingestion.settings import Endpoint, Settings
 
@@ -55,3 +55,28 @@ def endpoint_from_secret(secret_arn: str, default_database: str) -> Endpoint:
         ) from None
     register_secret(endpoint.password)
     return endpoint
+
+
+def pii_salt() -> str:
+    """The salt of PII hashes: the secret ``JLR_PII_SALT_SECRET_ARN`` names (its string, or its
+    JSON ``salt`` field) when set, else ``JLR_PII_SALT``. Registered for log redaction."""
+    secret_arn = os.environ.get("JLR_PII_SALT_SECRET_ARN")
+    if not secret_arn:
+        salt = os.environ.get("JLR_PII_SALT", "")
+    else:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            text = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)[
+                "SecretString"
+            ]
+        except (ClientError, BotoCoreError) as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
+            raise ConfigError(f"cannot read the PII salt secret {secret_arn}: {code}") from None
+        try:
+            salt = str(json.loads(text)["salt"])
+        except (ValueError, KeyError, TypeError):
+            salt = text
+    register_secret(salt)
+    return salt

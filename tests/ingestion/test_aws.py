@@ -277,3 +277,23 @@ def test_crawl_outcomes_read_from_glue_answers():
         r"permission\(s\) \(log: /aws-glue/crawlers/c\)",
     ):
         crawl_outcome(failed)
+
+
+def test_the_pii_salt_comes_from_a_secret_when_one_is_named(aws, monkeypatch):
+    from ingestion.credentials import pii_salt
+    from ingestion.errors import ConfigError
+
+    secrets = boto3.client("secretsmanager")
+    plain = secrets.create_secret(Name=f"salt/{uuid.uuid4().hex[:6]}", SecretString="s4lt-plain")
+    shaped = secrets.create_secret(
+        Name=f"salt/{uuid.uuid4().hex[:6]}", SecretString=json.dumps({"salt": "s4lt-json"})
+    )
+    monkeypatch.setenv("JLR_PII_SALT", "from-env")
+    assert pii_salt() == "from-env"
+    monkeypatch.setenv("JLR_PII_SALT_SECRET_ARN", plain["ARN"])
+    assert pii_salt() == "s4lt-plain"
+    monkeypatch.setenv("JLR_PII_SALT_SECRET_ARN", shaped["ARN"])
+    assert pii_salt() == "s4lt-json"
+    monkeypatch.setenv("JLR_PII_SALT_SECRET_ARN", "arn:aws:secretsmanager:eu-west-2:1:secret:no")
+    with pytest.raises(ConfigError, match="cannot read the PII salt secret .*ResourceNotFound"):
+        pii_salt()
