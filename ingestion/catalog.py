@@ -149,10 +149,6 @@ class LocalCatalog:
             {"Table": table},
         )
 
-    def get_versions(self, database: str, table: str) -> list[dict]:
-        keys = self.lake.list(f"_catalog/{database}/_versions/{table}/", ".json")
-        return [self.lake.get_json(k)["Table"] for k in keys] + [self.get_table(database, table)]
-
     def put_table(self, database: str, table: dict, partitions: list[dict]) -> None:
         self.lake.put_json(
             f"_catalog/{database}/{table['Name']}.partitions.json", {"Partitions": partitions}

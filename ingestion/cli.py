@@ -117,7 +117,7 @@ class RichReporter(Reporter):
             )
 
 
-def print_summary(runs: list[TableRun], seconds: float, source: str) -> None:
+def print_summary(runs: list[TableRun], seconds: float, source: str, lake_uri: str) -> None:
     """Counts reconcile when extracted = curated + rejected + duplicates and
     curated = loaded + deletes (rows marking a deletion, applied as deletes)."""
     table = Table(title="ingest summary", title_justify="left")
@@ -164,7 +164,7 @@ def print_summary(runs: list[TableRun], seconds: float, source: str) -> None:
         if r.rejected:
             console.print(
                 f"{r.table}: {r.rejected:,} rows quarantined with their reasons under "
-                f"{Settings.load().lake_uri}/rejects/{source}/{r.table}/"
+                f"{lake_uri}/rejects/{source}/{r.table}/"
             )
     catch_up = sum(r.catch_up for r in runs)
     note = f"; also finished {catch_up} batch(es) left by an interrupted run" if catch_up else ""
@@ -193,7 +193,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             RichReporter(progress),
             full_refresh=args.full_refresh,
         )
-    print_summary(runs, time.perf_counter() - started, config.name)
+    print_summary(runs, time.perf_counter() - started, config.name, settings.lake_uri)
     return 0 if all(r.status == "ok" for r in runs) else 1
 
 

@@ -53,7 +53,6 @@ def endpoint_from_secret(secret_arn: str, default_database: str) -> Endpoint:
             f"secret {secret_arn} must be JSON with host, port, username, "
             "password (and optionally dbname)"
         ) from None
-    register_secret(endpoint.password)
     return endpoint
 
 

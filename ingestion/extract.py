@@ -38,7 +38,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
@@ -331,11 +331,11 @@ def run_stream(
             cur.execute("start transaction with consistent snapshot, read only")
         cur.execute(sql, [*task.select_params, *task.params])
         try:
-            stopped = _stream_chunks(task, lake, cur, Path(tmp), should_stop, on_rows, result)
+            _stream_chunks(task, lake, cur, Path(tmp), should_stop, on_rows, result)
         except BaseException:
             _abandon_stream(cur, conn)
             raise
-        if stopped:
+        if result.stopped:
             _abandon_stream(cur, conn)
             return result
         if task.snapshot:
@@ -365,7 +365,8 @@ def _stream_chunks(
     on_rows: Callable[[int], None] | None,
     result: StreamResult,
 ) -> bool:
-    """The fetch loop; True when stopped early (``should_stop``) with every chunk committed."""
+    """The fetch loop; sets ``result.stopped`` when it stops early (``should_stop``), with
+    every chunk committed."""
     seq, chunk, zeros, last_line = task.next_seq, None, {}, b""
     try:
         while True:
@@ -395,9 +396,9 @@ def _stream_chunks(
                 seq += 1
                 if rows and should_stop and should_stop():
                     result.stopped = True
-                    return True
+                    return
             if not rows:
-                return False
+                return
     finally:
         if chunk is not None:
             chunk.close()  # ends its writer thread; an uncommitted chunk file is just dropped
@@ -465,24 +466,23 @@ def compare_keys(
             gzip.open(keys_path, "wt", encoding="utf-8", compresslevel=1) as keys_out,
             gzip.open(deletes_path, "wt", encoding="utf-8", compresslevel=1) as dels,
         ):
+
+            def tombstone(key: Key) -> None:
+                nonlocal deleted
+                record = dict(zip(plan.primary_key, _encode_key(key), strict=True))
+                dels.write(json.dumps(record) + "\n")
+                deleted += 1
+
             pending = next(old, None)
             for current in _source_keys(endpoint, database, plan):
                 keys_out.write(json.dumps(_encode_key(current)) + "\n")
                 while pending is not None and pending < current:
-                    dels.write(
-                        json.dumps(dict(zip(plan.primary_key, _encode_key(pending), strict=True)))
-                        + "\n"
-                    )
-                    deleted += 1
+                    tombstone(pending)
                     pending = next(old, None)
                 if pending == current:
                     pending = next(old, None)
-            while pending is not None:
-                dels.write(
-                    json.dumps(dict(zip(plan.primary_key, _encode_key(pending), strict=True)))
-                    + "\n"
-                )
-                deleted += 1
+            while pending is not None:  # keys after the source's last one
+                tombstone(pending)
                 pending = next(old, None)
         lake.put_file(keys_key, keys_path)
         if not deleted or previous is None:
@@ -554,9 +554,6 @@ class ExtractResult:
     resumed: bool = False
     window: dict = field(default_factory=dict)
     zero_dates: dict[str, int] = field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 def _server_window(conn, tz: str, lag: int) -> str:

@@ -27,7 +27,17 @@ def _check_key(key: str) -> str:
     return key
 
 
-class LocalLake:
+class _JsonObjects:
+    """JSON documents (manifests, state, catalog entries) on top of put_bytes/get_bytes."""
+
+    def put_json(self, key: str, value: object) -> None:
+        self.put_bytes(key, json.dumps(value, indent=2, sort_keys=True, default=str).encode())
+
+    def get_json(self, key: str) -> dict:
+        return json.loads(self.get_bytes(key))
+
+
+class LocalLake(_JsonObjects):
     """A lake in a local directory (the offline stand-in for an S3 bucket and prefix)."""
 
     def __init__(self, root: Path):
@@ -89,12 +99,6 @@ class LocalLake:
         except OSError as exc:
             raise LakeError(f"cannot read {self.url(key)}: {exc.strerror or exc}") from None
 
-    def put_json(self, key: str, value: object) -> None:
-        self.put_bytes(key, json.dumps(value, indent=2, sort_keys=True, default=str).encode())
-
-    def get_json(self, key: str) -> dict:
-        return json.loads(self.get_bytes(key))
-
     def list(self, prefix: str, suffix: str = "") -> list[str]:
         """Keys under ``prefix`` ending with ``suffix``, sorted; temporary files are skipped."""
         base = self.root / prefix if prefix else self.root
@@ -120,7 +124,7 @@ class LocalLake:
             raise LakeError(f"cannot read {self.url(key)}: {exc.strerror or exc}") from None
 
 
-class S3Lake:
+class S3Lake(_JsonObjects):
     """A lake under ``s3://bucket/prefix``: boto3, multipart uploads above a threshold.
 
     S3 writes are atomic per object, so the same rule holds as locally: data first, the
@@ -205,12 +209,6 @@ class S3Lake:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("read", key, exc) from None
-
-    def put_json(self, key: str, value: object) -> None:
-        self.put_bytes(key, json.dumps(value, indent=2, sort_keys=True, default=str).encode())
-
-    def get_json(self, key: str) -> dict:
-        return json.loads(self.get_bytes(key))
 
     def _objects(self, prefix: str) -> Iterator[str]:
         from botocore.exceptions import BotoCoreError, ClientError

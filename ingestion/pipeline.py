@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,7 +48,6 @@ class TableRun:
     run_id: str | None = None
     catch_up: int = 0  # earlier batches (from interrupted runs) finished on the way
     error: str | None = None
-    stages: list[str] = field(default_factory=list)
 
     @property
     def reconciled(self) -> bool:
@@ -161,7 +160,6 @@ def run_ingest(
             run.extracted = result.rows + result.deletes
             run.zero_dates = sum(result.zero_dates.values())
             run.run_id, run.mode = result.run_id, result.mode
-            run.stages.append("extract")
             reporter.extract_done(table, result.rows)
         run.seconds += time.perf_counter() - started
 
@@ -170,7 +168,6 @@ def run_ingest(
     for table in [t for t in tables if not runs[t].error]:
         try:
             crawl_table(lake, catalog, config.name, table)
-            runs[table].stages.append("crawl")
         except PlatformError as exc:
             runs[table].error = f"crawl: {exc}"
 
@@ -194,8 +191,6 @@ def run_ingest(
             runs[table].seconds += share
             if code:
                 runs[table].error = f"{stage}: {error}"
-            else:
-                runs[table].stages.append(stage)
 
     # Counts reconcile per batch: this run's batch is the one whose id is its extract run id.
     def on_curated(event: dict) -> None:

@@ -117,9 +117,6 @@ def _normalise(pg_type: str) -> str:
         "timestamptz": "timestamp with time zone",
         "timestamp": "timestamp without time zone",
         "varchar": "character varying",
-        "numeric": "numeric",
-        "real": "real",
-        "integer": "integer",
         "bool": "boolean",
     }
     base, paren, rest = pg_type.partition("(")
