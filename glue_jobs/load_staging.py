@@ -6,9 +6,13 @@ Arguments (Glue's ``--NAME value`` form):
   --SOURCE            source name, e.g. jlr_ops
   --WAREHOUSE_SCHEMA  schema of the staging tables, e.g. jlr_ops_staging
   --TABLES            comma-separated table names
+  --WAREHOUSE         optional: postgres (default; the local stand-in) or redshift
+  --SOURCE_CONFIG     optional path of the source YAML (default: the packaged
+                      ingestion/sources/<SOURCE>.yml): Redshift dist and sort keys
 
-Locally the warehouse is PostgreSQL, reached through JLR_PG_HOST / _PORT / _USER / _PASSWORD /
-_DATABASE. Prints one JSON line per batch and a final summary line.
+PostgreSQL is reached through JLR_PG_HOST / _PORT / _USER / _PASSWORD / _DATABASE; Redshift
+through JLR_REDSHIFT_* (see ingestion/warehouse_redshift.py). Prints one JSON line per batch,
+one per failed table, and a final summary line; exits 1 when any table failed.
 """
 
 from __future__ import annotations
@@ -17,31 +21,62 @@ import json
 import sys
 
 from glue_jobs.glue_args import resolve_args
-from ingestion.errors import PlatformError
+from ingestion.config import SOURCES_DIR, load_source
+from ingestion.errors import ConfigError, PlatformError
 from ingestion.lake import open_lake
-from ingestion.settings import Settings
 from ingestion.warehouse import load_pending
+
+
+def _open_warehouse(kind: str, config):
+    if kind == "postgres":
+        from ingestion.settings import Settings
+        from ingestion.warehouse_postgres import PostgresWarehouse
+
+        return PostgresWarehouse(Settings.load().postgres)
+    if kind == "redshift":
+        from contextlib import nullcontext
+
+        from ingestion.redshift_sql import Layout
+        from ingestion.warehouse_redshift import DataApi, RedshiftTarget, RedshiftWarehouse
+
+        layouts = {
+            name: Layout(t.dist_key, tuple(t.sort_keys)) for name, t in config.tables.items()
+        }
+        return nullcontext(RedshiftWarehouse(DataApi(RedshiftTarget.from_env()), layouts))
+    raise ConfigError(f"--WAREHOUSE must be postgres or redshift, not {kind!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = resolve_args(argv, ["JOB_NAME", "LAKE_URI", "SOURCE", "WAREHOUSE_SCHEMA", "TABLES"])
-        tables = [t for t in args["TABLES"].split(",") if t]
-        results = load_pending(
-            Settings.load().postgres,
-            open_lake(args["LAKE_URI"]),
-            args["SOURCE"],
-            args["WAREHOUSE_SCHEMA"],
-            tables,
+        args = resolve_args(
+            argv,
+            ["JOB_NAME", "LAKE_URI", "SOURCE", "WAREHOUSE_SCHEMA", "TABLES"],
+            {"WAREHOUSE": "postgres", "SOURCE_CONFIG": ""},
         )
-        for result in results:
-            print(json.dumps({"event": "batch_" + result.status, **result.as_dict()}), flush=True)
-        print(json.dumps({"event": "load_finished", "batches": len(results)}), flush=True)
-        return 0
+        config = load_source(args["SOURCE_CONFIG"] or SOURCES_DIR / f"{args['SOURCE']}.yml")
+        tables = [t for t in args["TABLES"].split(",") if t]
+        with _open_warehouse(args["WAREHOUSE"], config) as warehouse:
+            results, failures = load_pending(
+                warehouse,
+                open_lake(args["LAKE_URI"]),
+                args["SOURCE"],
+                args["WAREHOUSE_SCHEMA"],
+                tables,
+            )
     except PlatformError as exc:
         print(json.dumps({"event": "load_failed", "error": str(exc)}), flush=True)
         print(f"load: {exc}", file=sys.stderr)
         return 1
+    for result in results:
+        print(json.dumps({"event": "batch_" + result.status, **result.as_dict()}), flush=True)
+    for failure in failures:
+        print(json.dumps({"event": "table_failed", **vars(failure)}), flush=True)
+        print(f"load: {failure.table}: {failure.error}", file=sys.stderr)
+    print(
+        json.dumps({"event": "load_finished", "batches": len(results), "failed": len(failures)}),
+        flush=True,
+    )
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -89,6 +89,14 @@ class TableConfig(BaseModel):
         "partitioned by its month (or partition_granularity)",
     )
     partition_granularity: Literal["year", "month", "day"] = "month"
+    dist_key: Identifier | None = Field(
+        default=None,
+        description="Redshift distribution key of the staging table (default DISTSTYLE AUTO)",
+    )
+    sort_keys: list[Identifier] = Field(
+        default_factory=list,
+        description="Redshift compound sort key of the staging table (default SORTKEY AUTO)",
+    )
     streams: int = Field(
         default=1,
         ge=1,

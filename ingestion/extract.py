@@ -103,10 +103,13 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
     for name in pk:
         if name not in names:
             raise ConfigError(f"{where}.primary_key: column {name!r} does not exist")
-    for fieldname in ("cursor", "soft_delete_column", "partition_column"):
+    for fieldname in ("cursor", "soft_delete_column", "partition_column", "dist_key"):
         value = getattr(tcfg, fieldname)
         if value and value not in names:
             raise ConfigError(f"{where}.{fieldname}: column {value!r} does not exist")
+    for value in tcfg.sort_keys:
+        if value not in names:
+            raise ConfigError(f"{where}.sort_keys: column {value!r} does not exist")
     partition = tcfg.partition_column
     if partition and next(c for c in columns if c.name == partition).data_type not in (
         "date",

@@ -67,6 +67,12 @@ class LocalLake(_JsonObjects):
     def exists(self, key: str) -> bool:
         return self.path(key).exists()
 
+    def size(self, key: str) -> int:
+        try:
+            return self.path(key).stat().st_size
+        except OSError as exc:
+            raise LakeError(f"cannot read {self.url(key)}: {exc.strerror or exc}") from None
+
     def put_bytes(self, key: str, data: bytes) -> None:
         target = self.path(key)
         try:
@@ -178,6 +184,14 @@ class S3Lake(_JsonObjects):
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
                 return False
+            raise self._fail("check", key, exc) from None
+
+    def size(self, key: str) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self._key(key))["ContentLength"]
+        except (ClientError, BotoCoreError) as exc:
             raise self._fail("check", key, exc) from None
 
     def put_bytes(self, key: str, data: bytes) -> None:

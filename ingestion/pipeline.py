@@ -101,7 +101,7 @@ def _run_job(
                     event = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-                if event.get("event", "").endswith("_failed"):
+                if event.get("event", "").endswith("_failed") and "table" not in event:
                     error = event.get("error")
                 on_event(event)
         code = proc.wait()
@@ -178,9 +178,14 @@ def run_ingest(
         started = time.perf_counter()
         log_path = logs / f"{stage}-{stamp}.log"
 
+        failed: set[str] = set()
+
         def on_event(event: dict) -> None:
             reporter.event(stage, event)
-            if event.get("table") in runs:
+            if event.get("event") == "table_failed" and event.get("table") in runs:
+                failed.add(event["table"])
+                runs[event["table"]].error = f"{stage}: {event['error']}"
+            elif event.get("table") in runs:
                 apply(event)
 
         code, error = _run_job(
@@ -189,7 +194,7 @@ def run_ingest(
         share = (time.perf_counter() - started) / len(todo)
         for table in todo:
             runs[table].seconds += share
-            if code:
+            if code and not failed:  # the job failed as a whole, not table by table
                 runs[table].error = f"{stage}: {error}"
 
     # Counts reconcile per batch: this run's batch is the one whose id is its extract run id.
@@ -240,6 +245,8 @@ def run_ingest(
             config.name,
             "--WAREHOUSE_SCHEMA",
             config.warehouse_schema,
+            "--SOURCE_CONFIG",
+            str(config.path),
         ],
         on_loaded,
     )
@@ -253,7 +260,7 @@ def reset_source(config: SourceConfig, settings: Settings) -> None:
     from psycopg import sql
 
     from ingestion.catalog import raw_database
-    from ingestion.warehouse import pg_connect
+    from ingestion.warehouse_postgres import pg_connect
 
     lake = open_lake(settings.lake_uri)
     for prefix in ("raw", "curated", "rejects", "_state"):

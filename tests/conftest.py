@@ -16,7 +16,7 @@ from psycopg import sql
 
 from ingestion.mysql_source import connect, quote_ident
 from ingestion.settings import REPO_ROOT, Settings
-from ingestion.warehouse import pg_connect
+from ingestion.warehouse_postgres import pg_connect
 from tests.aws_fixtures import aws  # noqa: F401 - a session fixture for tests that need it
 
 

@@ -16,7 +16,7 @@ from ingestion.lake import open_lake
 from ingestion.mysql_source import connect, quote_ident
 from ingestion.pipeline import run_ingest
 from ingestion.settings import REPO_ROOT
-from ingestion.warehouse import pg_connect, staging_row_counts
+from ingestion.warehouse_postgres import pg_connect, staging_row_counts
 
 DBT = Path(sys.executable).parent / "dbt"
 

@@ -14,7 +14,7 @@ from ingestion.config import load_source
 from ingestion.extract import extract_table
 from ingestion.lake import open_lake
 from ingestion.mysql_source import connect
-from ingestion.warehouse import load_pending, pg_connect
+from ingestion.warehouse_postgres import load_into_postgres, pg_connect
 
 DDL = """
 create table edge (
@@ -158,7 +158,7 @@ def test_every_type_arrives_exactly(settings, spark, tmp_path):
         assert abs(rows[row_id]["f"] - FLOATS[row_id]) / abs(FLOATS[row_id]) < 1e-6
     assert all(v is None for k, v in rows[3].items() if k in EXPECTED[1] and k != "id")
 
-    (loaded,) = load_pending(settings.postgres, lake, "src", "src_staging", ["edge"])
+    (loaded,) = load_into_postgres(settings.postgres, lake, "src", "src_staging", ["edge"])
     assert loaded.rows_loaded == 3
     with pg_connect(settings.postgres) as conn:
         types = dict(

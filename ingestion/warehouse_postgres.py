@@ -1,0 +1,390 @@
+"""The warehouse boundary, PostgreSQL backend (the local stand-in for Redshift).
+
+One curated batch per transaction, under a per-table advisory lock: the audit check, the bulk load
+(``COPY ... FROM STDIN``, fed from the curated Parquet by pyarrow record batches rendered as CSV,
+never row-by-row inserts), the apply and the ``ops.load_audit`` row. A full batch truncates the
+table and copies straight into it (``FREEZE``: no second pass over the rows); an incremental batch
+is copied into a temporary table and merged by primary key.
+"""
+
+from __future__ import annotations
+
+import io
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+
+import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from psycopg import sql
+
+from ingestion.errors import LoadError
+from ingestion.faults import crash_point
+from ingestion.lake import Lake, LocalLake
+from ingestion.settings import Endpoint
+from ingestion.warehouse import (
+    AUDIT_COLUMNS,
+    LOADED_AT,
+    LoadResult,
+    is_not_null,
+    schema_changes,
+)
+
+AUDIT_DDL = sql.SQL(
+    "create schema if not exists ops; create table if not exists ops.load_audit ({}); {}"
+).format(
+    sql.SQL(", ").join(
+        sql.SQL("{} {}{}").format(
+            sql.Identifier(name),
+            sql.SQL(pg),
+            sql.SQL(" primary key" if name == "manifest_key" else ""),
+        )
+        for name, pg, _ in AUDIT_COLUMNS
+    ),
+    # tables created by an earlier version gain the newer columns
+    sql.SQL("; ").join(
+        sql.SQL("alter table ops.load_audit add column if not exists {} {}").format(
+            sql.Identifier(name), sql.SQL(pg)
+        )
+        for name, pg, _ in AUDIT_COLUMNS
+    ),
+)
+
+
+@contextmanager
+def pg_connect(endpoint: Endpoint) -> Iterator[psycopg.Connection]:
+    try:
+        conn = psycopg.connect(
+            host=endpoint.host,
+            port=endpoint.port,
+            user=endpoint.user,
+            password=endpoint.password,
+            dbname=endpoint.database,
+            connect_timeout=10,
+            application_name="jlr-load",
+            autocommit=True,
+        )  # each transaction() block is a real one
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unknown error"
+        raise LoadError(
+            f"cannot connect to PostgreSQL {endpoint.user}@{endpoint.host}:"
+            f"{endpoint.port}/{endpoint.database}: {reason}"
+        ) from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _one_line(exc: psycopg.Error) -> str:
+    diag = exc.diag
+    parts = (
+        diag.message_primary,
+        diag.message_detail,
+        diag.context and diag.context.splitlines()[0],
+    )
+    return "; ".join(p for p in parts if p) or str(exc).strip()
+
+
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """Binary columns as PostgreSQL bytea hex text; everything else pyarrow writes as is."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_binary(field.type) or pa.types.is_large_binary(field.type):
+            hexed = pa.array(
+                [None if v is None else "\\x" + v.hex() for v in table.column(i).to_pylist()],
+                pa.string(),
+            )
+            table = table.set_column(i, field.name, hexed)
+    return table
+
+
+def _parquet(lake: Lake, key: str) -> pq.ParquetFile:
+    if isinstance(lake, LocalLake):
+        return pq.ParquetFile(lake.path(key))
+    return pq.ParquetFile(io.BytesIO(lake.get_bytes(key)))  # curated files are capped in rows
+
+
+def _csv_chunks(
+    lake: Lake, files: list[dict], names: list[str], live_only: bool, counts: list[int]
+) -> Iterator[memoryview]:
+    """The files' rows as CSV buffers; counts[0] += rows read, counts[1] += rows left out."""
+    for f in files:
+        for batch in _parquet(lake, f["key"]).iter_batches(batch_size=65_536, columns=names):
+            chunk = pa.Table.from_batches([batch])
+            counts[0] += chunk.num_rows
+            if live_only:
+                chunk = chunk.filter(pc.invert(pc.fill_null(chunk.column("_is_deleted"), False)))
+                counts[1] += batch.num_rows - chunk.num_rows
+            buffer = io.BytesIO()
+            pacsv.write_csv(_csv_ready(chunk), buffer, pacsv.WriteOptions(include_header=False))
+            yield buffer.getbuffer()
+
+
+def _copy_parquet(
+    cur: psycopg.Cursor,
+    lake: Lake,
+    files: list[dict],
+    into: sql.Composable,
+    names: list[str],
+    *,
+    live_only: bool = False,
+) -> tuple[int, int]:
+    """COPY the files' rows into ``into``; returns (rows read, rows left out as deletions).
+
+    Parquet is decoded and rendered as CSV in a second thread (pyarrow releases the GIL), so
+    the conversion overlaps the server's parsing instead of alternating with it.
+
+    ``live_only``: rows flagged ``_is_deleted`` are counted but not sent (a full batch replaces
+    the table, so a deletion has nothing to remove), and the table, truncated in this
+    transaction, is loaded FREEZE.
+    """
+    columns = sql.SQL(", ").join(sql.Identifier(n) for n in names)
+    options = sql.SQL("format csv, freeze true" if live_only else "format csv")
+    counts = [0, 0]
+    buffers: queue.Queue = queue.Queue(maxsize=4)
+    done, stop = object(), threading.Event()
+
+    def produce() -> None:
+        try:
+            for buffer in _csv_chunks(lake, files, names, live_only, counts):
+                if stop.is_set():
+                    return
+                buffers.put(buffer)
+            buffers.put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            buffers.put(exc)
+
+    producer = threading.Thread(target=produce, name="parquet-to-csv", daemon=True)
+    producer.start()
+    try:
+        with cur.copy(
+            sql.SQL("copy {} ({}) from stdin ({})").format(into, columns, options)
+        ) as copy:
+            while (item := buffers.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item
+                copy.write(item)
+    finally:
+        stop.set()
+        while producer.is_alive():  # unblock a producer waiting on a full queue
+            with suppress(queue.Empty):
+                buffers.get(timeout=0.1)
+    return counts[0], counts[1]
+
+
+def existing_columns(cur: psycopg.Cursor, schema: str, table: str) -> dict[str, str]:
+    cur.execute(
+        "select a.attname, format_type(a.atttypid, a.atttypmod) from pg_attribute a "
+        "join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace "
+        "where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped "
+        "order by a.attnum",
+        (schema, table),
+    )
+    return dict(cur.fetchall())
+
+
+def ensure_staging_table(
+    cur: psycopg.Cursor, schema: str, table: str, columns: list[dict], primary_key: list[str]
+) -> None:
+    """Create the staging table from the batch's contract, or evolve it by the schema policy
+    (``ingestion.warehouse``); a change the policy refuses raises before anything is altered."""
+    cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    existing = existing_columns(cur, schema, table)
+    target = sql.Identifier(schema, table)
+    if not existing:
+        defs = [
+            sql.SQL("{} {}{}").format(
+                sql.Identifier(c["name"]),
+                sql.SQL(c["postgres"]),
+                sql.SQL(" not null" if is_not_null(c, primary_key) else ""),
+            )
+            for c in columns
+        ]
+        defs.append(
+            sql.SQL("{} timestamptz not null default now()").format(sql.Identifier(LOADED_AT))
+        )
+        cur.execute(sql.SQL("create table {} ({})").format(target, sql.SQL(", ").join(defs)))
+        return
+    for change in schema_changes(f"{schema}.{table}", existing, columns, "postgres"):
+        column = sql.Identifier(change.column["name"])
+        new_type = sql.SQL(change.column["postgres"])
+        if change.kind == "add":
+            cur.execute(sql.SQL("alter table {} add column {} {}").format(target, column, new_type))
+        else:
+            cur.execute(
+                sql.SQL("alter table {} alter column {} type {}").format(target, column, new_type)
+            )
+
+
+class PostgresWarehouse:
+    def __init__(self, endpoint: Endpoint):
+        self.endpoint = endpoint
+        self._conn: psycopg.Connection | None = None
+
+    def __enter__(self) -> PostgresWarehouse:
+        self._stack = pg_connect(self.endpoint)
+        self._conn = self._stack.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.__exit__(*exc)
+        self._conn = None
+
+    @property
+    def conn(self) -> psycopg.Connection:
+        if self._conn is None:
+            raise RuntimeError("use PostgresWarehouse as a context manager")
+        return self._conn
+
+    def prepare(self) -> None:
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute("select pg_advisory_xact_lock(hashtextextended('jlr-load:audit', 0))")
+            cur.execute(AUDIT_DDL)
+
+    def audited_manifests(self, source: str, table: str) -> set[str]:
+        rows = self.conn.execute(
+            "select manifest_key from ops.load_audit where source = %s and table_name = %s",
+            (source, table),
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def load_batch(
+        self, lake: Lake, schema: str, manifest_key: str, manifest: dict, *, superseded: bool
+    ) -> LoadResult:
+        try:
+            return self._load_batch(lake, schema, manifest_key, manifest, superseded)
+        except psycopg.Error as exc:
+            raise LoadError(
+                f"loading {manifest_key} into schema {schema} failed and was rolled back: "
+                f"{_one_line(exc)}"
+            ) from None
+
+    def _load_batch(
+        self, lake: Lake, schema: str, key: str, manifest: dict, superseded: bool
+    ) -> LoadResult:
+        started_wall, started = time.time(), time.perf_counter()
+        table, batch_id = manifest["table"], manifest["batch_id"]
+        target = sql.Identifier(schema, table)
+        names = [c["name"] for c in manifest["columns"]]
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(
+                "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (f"jlr-load:{schema}.{table}",),
+            )
+            cur.execute("select 1 from ops.load_audit where manifest_key = %s", (key,))
+            if cur.fetchone():
+                return LoadResult(table, batch_id, key, "skipped", 0, 0, 0.0)
+            if superseded:
+                self._audit(cur, key, manifest, "superseded", 0, 0, 0, started_wall)
+                return LoadResult(table, batch_id, key, "superseded", 0, 0, 0.0)
+            ensure_staging_table(cur, schema, table, manifest["columns"], manifest["primary_key"])
+            if manifest["mode"] == "full":
+                cur.execute(sql.SQL("select count(*) from {}").format(target))
+                deleted = cur.fetchone()[0]  # TRUNCATE reports no row count
+                cur.execute(sql.SQL("truncate {}").format(target))
+                copied, tombstoned = _copy_parquet(
+                    cur, lake, manifest["files"], target, names, live_only=True
+                )
+                self._check_copied(manifest, copied)
+            else:
+                temp = sql.Identifier(f"_batch_{table}")
+                cur.execute(
+                    # same columns and types as the batch, no NOT NULL: tombstones carry only keys
+                    sql.SQL(
+                        "create temp table {} on commit drop as select {} from {} with no data"
+                    ).format(temp, sql.SQL(", ").join(sql.Identifier(n) for n in names), target)
+                )
+                copied, _ = _copy_parquet(cur, lake, manifest["files"], temp, names)
+                self._check_copied(manifest, copied)
+                pk = sql.SQL(" and ").join(
+                    sql.SQL("t.{0} = b.{0}").format(sql.Identifier(k))
+                    for k in manifest["primary_key"]
+                )
+                cur.execute(
+                    sql.SQL("delete from {} t using {} b where {}").format(target, temp, pk)
+                )
+                deleted = cur.rowcount
+                cols = sql.SQL(", ").join(sql.Identifier(n) for n in names)
+                cur.execute(
+                    sql.SQL("insert into {} ({}) select {} from {} where not {}").format(
+                        target, cols, cols, temp, sql.Identifier("_is_deleted")
+                    )
+                )
+                tombstoned = copied - cur.rowcount
+            loaded = copied - tombstoned
+            crash_point("load.before_commit")
+            self._audit(cur, key, manifest, "loaded", loaded, deleted, tombstoned, started_wall)
+        seconds = time.perf_counter() - started
+        return LoadResult(table, batch_id, key, "loaded", loaded, deleted, seconds, tombstoned)
+
+    @staticmethod
+    def _check_copied(manifest: dict, copied: int) -> None:
+        if copied != manifest["counts"]["curated"]:
+            raise LoadError(
+                f"{manifest['table']} batch {manifest['batch_id']}: copied {copied} rows but the "
+                f"curated manifest holds {manifest['counts']['curated']}"
+            )
+
+    @staticmethod
+    def _audit(
+        cur: psycopg.Cursor,
+        key: str,
+        manifest: dict,
+        status: str,
+        loaded: int,
+        deleted: int,
+        tombstoned: int,
+        started: float,
+    ) -> None:
+        counts = manifest["counts"]
+        cur.execute(
+            "insert into ops.load_audit (manifest_key, source, table_name, batch_id, mode, status, "
+            "rows_extracted, rows_rejected, duplicates_removed, rows_curated, rows_loaded, "
+            "rows_deleted, rows_tombstoned, started_at, finished_at, load_id) values (%s, %s, %s, "
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), clock_timestamp(), %s)",
+            (
+                key,
+                manifest["source"],
+                manifest["table"],
+                manifest["batch_id"],
+                manifest["mode"],
+                status,
+                counts["extracted"],
+                counts["rejected"],
+                counts["duplicates_removed"],
+                counts["curated"],
+                loaded,
+                deleted,
+                tombstoned,
+                started,
+                uuid.uuid4().hex,
+            ),
+        )
+
+
+def staging_row_counts(endpoint: Endpoint, schema: str, tables: list[str]) -> dict[str, int]:
+    counts = {}
+    with pg_connect(endpoint) as conn, conn.cursor() as cur:
+        for table in tables:
+            cur.execute(sql.SQL("select count(*) from {}").format(sql.Identifier(schema, table)))
+            counts[table] = cur.fetchone()[0]
+    return counts
+
+
+def load_into_postgres(
+    endpoint: Endpoint, lake: Lake, source: str, schema: str, tables: list[str]
+) -> list[LoadResult]:
+    """Load every pending batch of the tables; the first table failure raises."""
+    from ingestion.warehouse import load_pending
+
+    with PostgresWarehouse(endpoint) as warehouse:
+        results, failures = load_pending(warehouse, lake, source, schema, tables)
+    if failures:
+        raise LoadError(f"{failures[0].table}: {failures[0].error}")
+    return results

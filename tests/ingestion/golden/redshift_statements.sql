@@ -1,0 +1,81 @@
+-- audit table 1
+create schema if not exists ops;
+
+-- audit table 2
+create table if not exists "ops"."load_audit" ("manifest_key" varchar(1024) not null, "source" varchar(128), "table_name" varchar(128), "batch_id" varchar(64), "mode" varchar(16), "status" varchar(16), "rows_extracted" bigint, "rows_rejected" bigint, "duplicates_removed" bigint, "rows_curated" bigint, "rows_loaded" bigint, "rows_deleted" bigint, "rows_tombstoned" bigint, "started_at" timestamptz, "finished_at" timestamptz, "load_id" varchar(64), primary key (manifest_key));
+
+-- create schema
+create schema if not exists "jlr_ops_staging";
+
+-- create table (defaults)
+create table if not exists "jlr_ops_staging"."items" ("id" bigint not null, "amount" decimal(12,2), "note" varchar(80), "doc" super, "payload" varbyte(16), "updated_at" timestamptz, "_batch_id" varchar(32) not null, "_is_deleted" boolean not null, "_loaded_at" timestamptz not null default sysdate, primary key ("id")) encode auto diststyle auto sortkey auto;
+
+-- create table (dist and sort keys)
+create table if not exists "jlr_ops_staging"."items" ("id" bigint not null, "amount" decimal(12,2), "note" varchar(80), "doc" super, "payload" varbyte(16), "updated_at" timestamptz, "_batch_id" varchar(32) not null, "_is_deleted" boolean not null, "_loaded_at" timestamptz not null default sysdate, primary key ("id")) encode auto diststyle key distkey ("id") compound sortkey ("updated_at");
+
+-- add column
+alter table "jlr_ops_staging"."items" add column "note" varchar(80);
+
+-- widen varchar
+alter table "jlr_ops_staging"."items" alter column "note" type varchar(80);
+
+-- audited manifests
+select manifest_key from "ops"."load_audit" where source = :source and table_name = :table_name;
+
+-- audit row
+select load_id, status, rows_loaded, rows_deleted, rows_tombstoned from "ops"."load_audit" where manifest_key = :manifest_key;
+
+-- staging columns
+select column_name, data_type, character_maximum_length, numeric_precision, numeric_scale from svv_columns where table_schema = :schema_name and table_name = :table_name order by ordinal_position;
+
+-- load errors
+select file_name, line_number, column_name, error_code, error_message from sys_load_error_detail where query_id = :query_id order by line_number limit 5;
+
+-- incremental load: lock
+lock "ops"."load_audit", "jlr_ops_staging"."items";
+
+-- incremental load: create temp table
+create temp table "_batch_items" ("id" bigint, "amount" decimal(12,2), "note" varchar(80), "doc" varchar(65535), "payload" varbyte(16), "updated_at" timestamptz, "_batch_id" varchar(32), "_is_deleted" boolean);
+
+-- incremental load: copy
+copy "_batch_items" from 's3://jlr-lake/curated/jlr_ops/items/batch=x/_redshift_copy.json' iam_role 'arn:aws:iam::123456789012:role/jlr-redshift-copy' format as parquet manifest;
+
+-- incremental load: count check
+select 1 / (case when count(*) = 5 then 1 else 0 end) from "_batch_items";
+
+-- incremental load: audit
+insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'incremental', 'loaded', 6, 1, 0, 5, (select count(*) from "_batch_items" where not "_is_deleted"), (select count(*) from "jlr_ops_staging"."items" t join "_batch_items" b on t."id" = b."id"), (select count(*) from "_batch_items" where "_is_deleted"), sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f' where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
+
+-- incremental load: delete
+delete from "jlr_ops_staging"."items" t using "_batch_items" b where t."id" = b."id" and exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
+
+-- incremental load: insert
+insert into "jlr_ops_staging"."items" ("id", "amount", "note", "doc", "payload", "updated_at", "_batch_id", "_is_deleted", "_loaded_at") select "id", "amount", "note", json_parse("doc"), "payload", "updated_at", "_batch_id", "_is_deleted", sysdate from "_batch_items" where not "_is_deleted" and exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
+
+-- full load: lock
+lock "ops"."load_audit", "jlr_ops_staging"."items";
+
+-- full load: create temp table
+create temp table "_batch_items" ("id" bigint, "amount" decimal(12,2), "note" varchar(80), "doc" varchar(65535), "payload" varbyte(16), "updated_at" timestamptz, "_batch_id" varchar(32), "_is_deleted" boolean);
+
+-- full load: copy
+copy "_batch_items" from 's3://jlr-lake/curated/jlr_ops/items/batch=x/_redshift_copy.json' iam_role 'arn:aws:iam::123456789012:role/jlr-redshift-copy' format as parquet manifest;
+
+-- full load: count check
+select 1 / (case when count(*) = 5 then 1 else 0 end) from "_batch_items";
+
+-- full load: audit
+insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'full', 'loaded', 6, 1, 0, 5, (select count(*) from "_batch_items" where not "_is_deleted"), (select count(*) from "jlr_ops_staging"."items"), (select count(*) from "_batch_items" where "_is_deleted"), sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f' where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
+
+-- full load: delete
+delete from "jlr_ops_staging"."items" where exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
+
+-- full load: insert
+insert into "jlr_ops_staging"."items" ("id", "amount", "note", "doc", "payload", "updated_at", "_batch_id", "_is_deleted", "_loaded_at") select "id", "amount", "note", json_parse("doc"), "payload", "updated_at", "_batch_id", "_is_deleted", sysdate from "_batch_items" where not "_is_deleted" and exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
+
+-- superseded load: lock
+lock "ops"."load_audit", "jlr_ops_staging"."items";
+
+-- superseded load: audit
+insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'full', 'superseded', 6, 1, 0, 5, 0, 0, 0, sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f' where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
+
