@@ -2,19 +2,25 @@ with dealers as (
     select * from {{ ref('stg_jlr_ops__dealers') }}
 ),
 
+regions as (
+    select * from {{ ref('country_regions') }}
+),
+
 known_dealers as (
     select
-        dealer_id,
-        dealer_code,
-        dealer_name,
-        country_code,
-        region,
-        city,
-        opened_on,
-        is_active,
-        customer_rating,
+        dealers.dealer_id,
+        dealers.dealer_code,
+        dealers.dealer_name,
+        dealers.country_code,
+        regions.sales_region,
+        dealers.region,
+        dealers.city,
+        dealers.opened_on,
+        dealers.is_active,
+        dealers.customer_rating,
         false as is_unknown_member
     from dealers
+    left join regions on dealers.country_code = regions.country_code
 ),
 
 unknown_dealer as (
@@ -23,6 +29,7 @@ unknown_dealer as (
         cast('UNKNOWN' as {{ dbt.type_string() }}) as dealer_code,
         cast('Unknown dealer' as {{ dbt.type_string() }}) as dealer_name,
         cast(null as {{ dbt.type_string() }}) as country_code,
+        cast(null as {{ dbt.type_string() }}) as sales_region,
         cast(null as {{ dbt.type_string() }}) as region,
         cast(null as {{ dbt.type_string() }}) as city,
         cast(null as date) as opened_on,

@@ -1,5 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=[
+            "{{ delete_rows_missing_from('order_id', ref('int_sales_orders_resolved')) }}"
+        ],
+    )
+}}
+
 with orders as (
     select * from {{ ref('int_sales_orders_resolved') }}
+    {% if is_incremental() %}
+        -- orders (re)loaded since the last run; deletions are applied by the post-hook
+        where _loaded_at > (select max(_loaded_at) from {{ this }})
+    {% endif %}
 ),
 
 vehicles as (
@@ -13,7 +29,8 @@ final as (
         orders.dealer_id,
         orders.source_dealer_id,
         orders.customer_id,
-        vehicles.model_id,
+        orders.source_customer_id,
+        coalesce(vehicles.model_id, -1) as model_id,
         vehicles.trim_id,
         vehicles.brand,
         vehicles.model_name,
@@ -31,10 +48,15 @@ final as (
             orders.discount_amount / nullif(orders.list_price, 0) as numeric(9, 6)
         ) as discount_rate,
         orders.currency_code,
+        orders.list_price_gbp,
+        orders.discount_amount_gbp,
+        orders.net_price_gbp,
         orders.order_status,
         orders.sales_channel,
         orders.is_orphan_dealer,
-        orders.has_negative_discount
+        orders.is_orphan_customer,
+        orders.has_negative_discount,
+        orders._loaded_at
     from orders
     left join vehicles on orders.vin = vehicles.vin
 )

@@ -6,7 +6,7 @@ renamed as (
     select
         dealer_id,
         dealer_code,
-        trim(dealer_name) as dealer_name,
+        cast(trim(dealer_name) as varchar(480)) as dealer_name,
         country_code,
         region,
         city,

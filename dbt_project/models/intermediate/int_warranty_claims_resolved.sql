@@ -1,0 +1,47 @@
+with claims as (
+    select * from {{ ref('stg_jlr_ops__warranty_claims') }}
+),
+
+vehicles as (
+    select * from {{ ref('int_vehicles_in_service') }}
+),
+
+dealers as (
+    select dealer_id from {{ ref('stg_jlr_ops__dealers') }}
+),
+
+parts as (
+    select * from {{ ref('stg_jlr_ops__parts') }}
+),
+
+resolved as (
+    select
+        claims.claim_id,
+        claims.vin,
+        -- claims on VINs the vehicle table does not know go to the unknown model
+        coalesce(vehicles.model_id, -1) as model_id,
+        vehicles.vin is null as is_orphan_vehicle,
+        coalesce(dealers.dealer_id, -1) as dealer_id,
+        claims.dealer_id as source_dealer_id,
+        claims.part_id,
+        parts.part_category,
+        claims.claimed_on,
+        vehicles.in_service_on,
+        cast(
+            {{ dbt.datediff('vehicles.in_service_on', 'claims.claimed_on', 'month') }} as integer
+        ) as months_in_service,
+        claims.failure_mileage,
+        claims.labour_hours,
+        claims.repair_seconds,
+        claims.labour_cost_gbp,
+        claims.parts_cost_gbp,
+        claims.labour_cost_gbp + claims.parts_cost_gbp as claim_cost_gbp,
+        claims.claim_status,
+        claims._loaded_at
+    from claims
+    left join vehicles on claims.vin = vehicles.vin
+    left join dealers on claims.dealer_id = dealers.dealer_id
+    left join parts on claims.part_id = parts.part_id
+)
+
+select * from resolved

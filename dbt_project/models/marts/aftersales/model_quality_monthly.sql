@@ -1,0 +1,114 @@
+with vehicles as (
+    select * from {{ ref('int_vehicles_in_service') }}
+),
+
+claims as (
+    select * from {{ ref('fct_warranty_claims') }}
+),
+
+calendar as (
+    select * from {{ ref('dim_date') }}
+),
+
+models as (
+    select * from {{ ref('dim_model') }}
+),
+
+service_span as (
+    -- from the month of the first delivery to the month of the latest claim
+    select
+        cast({{ dbt.date_trunc('month', 'min(in_service_on)') }} as date) as first_month,
+        (select max(claimed_on) from claims) as last_day
+    from vehicles
+),
+
+months as (
+    select distinct calendar.month_start
+    from calendar
+    cross join service_span
+    where
+        calendar.month_start >= service_span.first_month
+        and calendar.month_start <= service_span.last_day
+),
+
+entering_service as (
+    select
+        model_id,
+        cast({{ dbt.date_trunc('month', 'in_service_on') }} as date) as month_start,
+        count(*) as vehicles_entering
+    from vehicles
+    where in_service_on is not null
+    group by 1, 2
+),
+
+monthly_claims as (
+    -- accepted claims only: rejected ones cost nothing and say little about quality
+    select
+        model_id,
+        claim_month as month_start,
+        count(*) as claims,
+        sum(claim_cost_gbp) as claim_cost_gbp
+    from claims
+    where is_accepted and not is_orphan_vehicle
+    group by 1, 2
+),
+
+model_months as (
+    select
+        models.model_id,
+        models.brand,
+        models.model_name,
+        months.month_start
+    from models
+    cross join months
+    where not models.is_unknown_member
+),
+
+in_service as (
+    select
+        model_months.model_id,
+        model_months.brand,
+        model_months.model_name,
+        model_months.month_start,
+        sum(coalesce(entering_service.vehicles_entering, 0)) over (
+            partition by model_months.model_id
+            order by model_months.month_start
+            rows between unbounded preceding and current row
+        ) as vehicles_in_service
+    from model_months
+    left join entering_service
+        on
+            model_months.model_id = entering_service.model_id
+            and model_months.month_start = entering_service.month_start
+),
+
+final as (
+    select
+        cast(
+            {{ dbt.concat(["cast(in_service.model_id as " ~ dbt.type_string() ~ ")", "'|'",
+                "cast(in_service.month_start as " ~ dbt.type_string() ~ ")"]) }}
+            as varchar(40)
+        ) as model_month_key,
+        in_service.model_id,
+        in_service.brand,
+        in_service.model_name,
+        in_service.month_start,
+        cast(in_service.vehicles_in_service as integer) as vehicles_in_service,
+        cast(coalesce(monthly_claims.claims, 0) as integer) as claims,
+        cast(coalesce(monthly_claims.claim_cost_gbp, 0) as numeric(16, 2)) as claim_cost_gbp,
+        cast(
+            1000.0 * coalesce(monthly_claims.claims, 0)
+            / nullif(in_service.vehicles_in_service, 0) as numeric(12, 4)
+        ) as claims_per_1000_vehicles,
+        cast(
+            1000.0 * coalesce(monthly_claims.claim_cost_gbp, 0)
+            / nullif(in_service.vehicles_in_service, 0) as numeric(16, 2)
+        ) as cost_per_1000_vehicles_gbp
+    from in_service
+    left join monthly_claims
+        on
+            in_service.model_id = monthly_claims.model_id
+            and in_service.month_start = monthly_claims.month_start
+)
+
+select * from final

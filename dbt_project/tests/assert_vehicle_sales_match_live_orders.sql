@@ -1,0 +1,22 @@
+-- The incremental fact must hold exactly the live orders: none missing, none deleted left behind.
+with orders as (
+    select order_id from {{ ref('int_sales_orders_resolved') }}
+),
+
+sales as (
+    select order_id from {{ ref('fct_vehicle_sales') }}
+),
+
+missing as (
+    select order_id, 'missing from fct_vehicle_sales' as problem from orders
+    where order_id not in (select order_id from sales)
+),
+
+extra as (
+    select order_id, 'no longer a live order' as problem from sales
+    where order_id not in (select order_id from orders)
+)
+
+select * from missing
+union all
+select * from extra

@@ -1,0 +1,9 @@
+{#- Post-hook of incremental marts: remove the rows whose key no longer exists upstream (soft
+    or hard deletes at the source), so an incremental run honours deletes like a full one. -#}
+{% macro delete_rows_missing_from(key, upstream) -%}
+    delete from {{ this }}
+    where not exists (
+        select 1 from {{ upstream }} as upstream
+        where upstream.{{ key }} = {{ this }}.{{ key }}
+    )
+{%- endmacro %}
