@@ -50,9 +50,10 @@ docs: up ## Generate the dbt docs site (also target/static_index.html) and serve
 	@echo "docs: static site target/static_index.html; serving on http://127.0.0.1:$(DOCS_PORT) (Ctrl-C stops)"
 	@$(WITH_ENV) $(DBT) docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
-lint: setup ## ruff lint and format check on the Python code
+lint: up ## ruff on the Python code; sqlfluff (Redshift dialect, dbt templater) on the dbt SQL
 	@$(VENV)/bin/ruff check ingestion glue_jobs tests bench
 	@$(VENV)/bin/ruff format --check ingestion glue_jobs tests bench
+	@$(WITH_ENV) $(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/snapshots
 
 test: setup ## Run the test suite (starts the local stack; tests use their own databases and lake)
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)

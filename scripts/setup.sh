@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make setup: system packages (MariaDB, PostgreSQL, Java 17, Python venv support) and the .venv.
+# make setup: system packages (MariaDB, PostgreSQL, Java 17, Chromium, Python venv support) and the
+# .venv.
 # Idempotent: when everything is present it only checks, in about a second.
 set -euo pipefail
 
@@ -28,6 +29,7 @@ command -v mariadbd >/dev/null 2>&1 || missing+=(mariadb-server)
 command -v mariadb >/dev/null 2>&1 || missing+=(mariadb-client)
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the docs-site test's browser
 if ! java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])'; then missing+=(openjdk-17-jre-headless); fi
 PY="$(pick_python || true)"
 if [ -z "$PY" ]; then missing+=(python3); PY=python3; fi

@@ -16,10 +16,16 @@ accepted_claims as (
     where is_accepted and not is_orphan_vehicle
 )
 
-select 'dealer_performance_monthly' as mart, dealer_months.total, sales.total as expected
+select
+    'dealer_performance_monthly' as mart,
+    dealer_months.total,
+    sales.total as expected
 from dealer_months cross join sales
 where dealer_months.total <> sales.total
 union all
-select 'model_quality_monthly' as mart, quality_months.total, accepted_claims.total as expected
+select
+    'model_quality_monthly' as mart,
+    quality_months.total,
+    accepted_claims.total as expected
 from quality_months cross join accepted_claims
 where quality_months.total <> accepted_claims.total

@@ -4,7 +4,9 @@ with versions as (
 ),
 
 current_counts as (
-    select customer_id, count(*) as current_versions
+    select
+        customer_id,
+        count(*) as current_versions
     from versions
     where is_current
     group by customer_id
@@ -12,7 +14,9 @@ current_counts as (
 ),
 
 overlapping_versions as (
-    select earlier.customer_id, 2 as current_versions
+    select
+        earlier.customer_id,
+        2 as current_versions
     from versions as earlier
     inner join versions as later
         on

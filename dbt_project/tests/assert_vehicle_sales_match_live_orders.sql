@@ -8,13 +8,19 @@ sales as (
 ),
 
 missing as (
-    select order_id, 'missing from fct_vehicle_sales' as problem from orders
-    where order_id not in (select order_id from sales)
+    select
+        order_id,
+        'missing from fct_vehicle_sales' as problem
+    from orders
+    where orders.order_id not in (select sales.order_id from sales)
 ),
 
 extra as (
-    select order_id, 'no longer a live order' as problem from sales
-    where order_id not in (select order_id from orders)
+    select
+        order_id,
+        'no longer a live order' as problem
+    from sales
+    where sales.order_id not in (select orders.order_id from orders)
 )
 
 select * from missing

@@ -3,9 +3,11 @@
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from ingestion.cli import DEFAULT_SOURCE
@@ -19,6 +21,7 @@ from ingestion.settings import REPO_ROOT
 from ingestion.warehouse_postgres import pg_connect, staging_row_counts
 
 DBT = Path(sys.executable).parent / "dbt"
+CHROMIUM = os.environ.get("JLR_CHROMIUM", "/usr/bin/chromium")  # Debian's, installed by setup
 
 
 def source_counts(settings, tables):
@@ -94,6 +97,9 @@ def test_source_to_marts(settings, tmp_path):
     hashes = warehouse(settings, "select email, phone from jlr_ops_staging.customers")
     assert all(v is None or re.fullmatch(r"[0-9a-f]{64}", v) for row in hashes for v in row)
 
+    first_build = dbt(settings, tmp_path, "build")
+    assert first_build.returncode == 0, first_build.stdout[-3000:]
+
     # A day of inserts, updates and (soft and hard) deletes. Changing tables are incremental:
     # only changed rows travel, hard deletes as tombstones; staging must mirror the source.
     changes = apply_changes(settings.mysql, database, 1)
@@ -113,9 +119,14 @@ def test_source_to_marts(settings, tmp_path):
         "select count(*), count(distinct manifest_key) from ops.load_audit where status = 'loaded'",
     ) == [(18, 18)]
 
+    # The second build is incremental: only the changed orders travel, deletes are honoured,
+    # and every test (the "fact equals live orders" one included) still passes.
     build = dbt(settings, tmp_path, "build")
     assert build.returncode == 0, build.stdout[-3000:]
     assert "ERROR=0" in build.stdout and "WARN=0" in build.stdout
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())
+    merged = next(r for r in results["results"] if r["unique_id"].endswith(".fct_vehicle_sales"))
+    assert 0 < merged["adapter_response"]["rows_affected"] < live_orders / 4
     assert warehouse(settings, "select count(*) from analytics_marts.fct_vehicle_sales") == [
         (live_orders,)
     ]
@@ -125,8 +136,81 @@ def test_source_to_marts(settings, tmp_path):
         "where dealer_id = -1 and source_dealer_id <> -1",
     )
     assert orphans[0][0] > 0  # closed dealers' sales kept, attributed to the unknown dealer
+    versions = warehouse(
+        settings, "select count(*) - count(distinct customer_id) from analytics_marts.dim_customer"
+    )
+    assert versions[0][0] > 0  # customers changed by `changes` have a second version
 
     docs = dbt(settings, tmp_path, "docs", "generate", "--static")
     assert docs.returncode == 0, docs.stdout[-2000:]
-    page = (tmp_path / "target" / "static_index.html").read_text()
-    assert "fct_vehicle_sales" in page and "dim_dealer" in page
+    catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    undocumented = [
+        f"{node['metadata']['name']}.{column}"
+        for key, node in catalog["nodes"].items()
+        if key.startswith("model.")
+        for column in node["columns"]
+        if not manifest["nodes"][key]["columns"].get(column, {}).get("description")
+    ]
+    assert undocumented == []  # every column the warehouse holds is described
+
+    check_docs_site(f"file://{tmp_path / 'target' / 'static_index.html'}", tmp_path / "static")
+    with docs_server(settings, tmp_path) as url:
+        check_docs_site(url, tmp_path / "served")
+
+
+@contextmanager
+def docs_server(settings, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, **settings.to_env(), "DBT_TARGET": "local"}
+    server = subprocess.Popen(
+        [str(DBT), "docs", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-browser",
+         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def check_docs_site(url: str, shots: Path) -> None:
+    """Open the docs site in headless Chromium (Debian's, driven by Playwright): a mart's page
+    with its description and columns, then its lineage graph drawn on the canvas."""
+    from playwright.sync_api import sync_playwright
+
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url + "#!/model/model.jlr_analytics.fct_vehicle_sales")
+        page.wait_for_selector("text=net_price_gbp", timeout=60_000)
+        assert page.locator("h1").first.inner_text().startswith("fct_vehicle_sales")
+        body = page.inner_text("body")
+        assert "One row per live vehicle sale" in body
+        for column in ("order_id", "dealer_id", "net_price_gbp", "delivery_lead_days"):
+            assert column in body
+        page.screenshot(path=str(shots / "fct_vehicle_sales.png"))
+        page.click('a[title="View Lineage Graph"]')
+        page.wait_for_selector(".launcher.on canvas", state="attached", timeout=30_000)
+        page.wait_for_timeout(1500)  # the graph lays itself out
+        selector = page.locator(".launcher.on input").first.input_value()
+        assert selector == "+fct_vehicle_sales+"
+        drawn = page.evaluate(
+            """() => [...document.querySelectorAll('.launcher.on canvas')].map(c => {
+                 const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                 let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+                 return n; })"""
+        )
+        assert max(drawn) > 500  # nodes and edges were painted
+        page.screenshot(path=str(shots / "fct_vehicle_sales-lineage.png"))
+        browser.close()
+    assert (shots / "fct_vehicle_sales-lineage.png").stat().st_size > 10_000

@@ -18,7 +18,21 @@ first_deliveries as (
 
 final as (
     select
-        vehicles.*,
+        vehicles.vin,
+        vehicles.trim_id,
+        vehicles.model_id,
+        vehicles.brand,
+        vehicles.model_name,
+        vehicles.trim_name,
+        vehicles.powertrain,
+        vehicles.model_year,
+        vehicles.exterior_colour,
+        vehicles.plant_id,
+        vehicles.plant_name,
+        vehicles.built_on,
+        vehicles.option_pack,
+        vehicles.wheel_size_in,
+        vehicles.has_towing_pack,
         first_deliveries.in_service_on
     from vehicles
     left join first_deliveries on vehicles.vin = first_deliveries.vin

@@ -28,7 +28,7 @@ resolved as (
         claims.claimed_on,
         vehicles.in_service_on,
         cast(
-            {{ dbt.datediff('vehicles.in_service_on', 'claims.claimed_on', 'month') }} as integer
+            {{ dbt.datediff('vehicles.in_service_on', 'claims.claimed_on', 'month') }} as integer -- noqa: LT05
         ) as months_in_service,
         claims.failure_mileage,
         claims.labour_hours,

@@ -11,9 +11,9 @@
 }}
 
 with claims as (
-    select * from {{ ref('int_warranty_claims_resolved') }}
+    select * from {{ ref('int_warranty_claims_resolved') }} as resolved
     {% if is_incremental() %}
-        where _loaded_at > (select max(_loaded_at) from {{ this }})
+        where resolved._loaded_at > (select max(existing._loaded_at) from {{ this }} as existing)
     {% endif %}
 ),
 

@@ -18,7 +18,7 @@ service_span as (
     -- from the month of the first delivery to the month of the latest claim
     select
         cast({{ dbt.date_trunc('month', 'min(in_service_on)') }} as date) as first_month,
-        (select max(claimed_on) from claims) as last_day
+        (select max(claims.claimed_on) from claims) as last_day
     from vehicles
 ),
 

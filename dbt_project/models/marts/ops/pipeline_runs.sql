@@ -23,7 +23,7 @@ final as (
         started_at,
         finished_at,
         cast(
-            {{ dbt.datediff('started_at', 'finished_at', 'millisecond') }} / 1000.0
+            {{ dbt.datediff('started_at', 'finished_at', 'millisecond') }} / 1000.0 -- noqa: LT05
             as numeric(12, 3)
         ) as load_seconds,
         -- the pipeline's promise, checked per batch

@@ -29,12 +29,21 @@ per_table as (
         loaded.table_name,
         max(loaded.finished_at) as last_loaded_at,
         count(*) as batches_loaded,
-        sum(case when loaded.finished_at >= {{ dbt.dateadd('hour', -24, 'measured.measured_at') }}
-            then loaded.rows_loaded else 0 end) as rows_loaded_last_24h,
-        sum(case when loaded.finished_at >= {{ dbt.dateadd('hour', -24, 'measured.measured_at') }}
-            then loaded.rows_rejected else 0 end) as rows_rejected_last_24h,
-        sum(case when loaded.finished_at >= {{ dbt.dateadd('hour', -24, 'measured.measured_at') }}
-            then loaded.rows_extracted else 0 end) as rows_extracted_last_24h,
+        sum(case
+            when loaded.finished_at >= {{ dbt.dateadd('hour', -24, 'measured.measured_at') }}
+                then loaded.rows_loaded
+            else 0
+        end) as rows_loaded_last_24h,
+        sum(case
+            when loaded.finished_at >= {{ dbt.dateadd('hour', -24, 'measured.measured_at') }}
+                then loaded.rows_rejected
+            else 0
+        end) as rows_rejected_last_24h,
+        sum(case
+            when loaded.finished_at >= {{ dbt.dateadd('hour', -24, 'measured.measured_at') }}
+                then loaded.rows_extracted
+            else 0
+        end) as rows_extracted_last_24h,
         avg(loaded.load_seconds) as avg_load_seconds,
         max(loaded.load_seconds) as max_load_seconds,
         min(case when loaded.counts_reconcile then 1 else 0 end) = 1 as all_batches_reconcile
@@ -59,9 +68,11 @@ final as (
         ) as hours_since_last_load,
         cast(
             case
-                when per_table.last_loaded_at
+                when
+                    per_table.last_loaded_at
                     >= {{ dbt.dateadd('hour', -12, 'measured.measured_at') }} then 'fresh'
-                when per_table.last_loaded_at
+                when
+                    per_table.last_loaded_at
                     >= {{ dbt.dateadd('hour', -24, 'measured.measured_at') }} then 'stale'
                 else 'late'
             end as varchar(5)

@@ -2,9 +2,36 @@ with calendar as (
     select * from {{ ref('fiscal_calendar') }}
 ),
 
+{#- the day count is computed here, so compiling needs no database (dbt.date_spine queries one) -#}
+{%- set start = modules.datetime.date.fromisoformat(var('calendar_start')) -%}
+{%- set day_count = (modules.datetime.date.fromisoformat(var('calendar_end')) - start).days -%}
+{%- if day_count > 10000 -%}
+    {{ exceptions.raise_compiler_error("dim_date spans at most 10,000 days; check vars calendar_start and calendar_end") }}
+{%- endif %}
+
+digits as (
+    select 0 as digit
+    {%- for digit in range(1, 10) %}
+    union all select {{ digit }} as digit
+    {%- endfor %}
+),
+
+numbers as (
+    select
+        thousands.digit * 1000 + hundreds.digit * 100 + tens.digit * 10 + units.digit
+            as day_number
+    from digits as units
+    cross join digits as tens
+    cross join digits as hundreds
+    cross join digits as thousands
+),
+
 days as (
-    {{ dbt.date_spine('day', "cast('" ~ var('calendar_start') ~ "' as date)",
-        "cast('" ~ var('calendar_end') ~ "' as date)") }}
+    select
+        {{ dbt.dateadd('day', 'numbers.day_number', "cast('" ~ start ~ "' as date)") }}
+            as date_day
+    from numbers
+    where numbers.day_number < {{ day_count }}
 ),
 
 final as (

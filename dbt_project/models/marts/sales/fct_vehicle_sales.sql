@@ -11,10 +11,10 @@
 }}
 
 with orders as (
-    select * from {{ ref('int_sales_orders_resolved') }}
+    select * from {{ ref('int_sales_orders_resolved') }} as resolved
     {% if is_incremental() %}
         -- orders (re)loaded since the last run; deletions are applied by the post-hook
-        where _loaded_at > (select max(_loaded_at) from {{ this }})
+        where resolved._loaded_at > (select max(existing._loaded_at) from {{ this }} as existing)
     {% endif %}
 ),
 
@@ -39,7 +39,7 @@ final as (
         cast(orders.ordered_at as date) as ordered_on,
         orders.delivered_on,
         cast(
-            {{ dbt.datediff('orders.ordered_at', 'orders.delivered_on', 'day') }} as integer
+            {{ dbt.datediff('orders.ordered_at', 'orders.delivered_on', 'day') }} as integer -- noqa: LT05
         ) as delivery_lead_days,
         orders.list_price,
         orders.discount_amount,

@@ -1,0 +1,172 @@
+"""The dbt project as Redshift will see it, and the house rules it must keep, checked from dbt's
+own artifacts: compiled for the redshift target with no Redshift anywhere (no connection, no
+JLR_REDSHIFT_* variables), every model parsed by sqlfluff's Redshift dialect, and the manifest
+held to documentation, testing and structure rules (dbt-project-evaluator's, applied by hand)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from sqlfluff.core import FluffConfig, Linter
+
+from ingestion.settings import REPO_ROOT
+
+DBT = Path(sys.executable).parent / "dbt"
+PROJECT = "jlr_analytics"
+
+
+@pytest.fixture(scope="module")
+def redshift_build(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("redshift-target")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JLR_REDSHIFT_", "DBT_")) and k != "JLR_PG_PASSWORD"
+    }
+    result = subprocess.run(
+        [
+            str(DBT),
+            "compile",
+            "--target",
+            "redshift",
+            "--full-refresh",
+            "--no-populate-cache",
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target / "logs"),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    return target
+
+
+@pytest.fixture(scope="module")
+def manifest(redshift_build: Path) -> dict:
+    return json.loads((redshift_build / "manifest.json").read_text())
+
+
+def models(manifest: dict) -> dict[str, dict]:
+    return {
+        k: n
+        for k, n in manifest["nodes"].items()
+        if n["resource_type"] == "model" and n["package_name"] == PROJECT
+    }
+
+
+def test_every_compiled_model_and_test_parses_as_redshift_sql(redshift_build, manifest):
+    linter = Linter(config=FluffConfig(overrides={"dialect": "redshift"}))
+    nodes = [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] in ("model", "test") and n["package_name"] == PROJECT
+    ]
+    assert sum(n["resource_type"] == "model" for n in nodes) >= 25
+    failures = {}
+    for node in nodes:
+        compiled = Path(node["compiled_path"]).read_text()
+        parsed = linter.parse_string(compiled)
+        problems = [v.desc() for v in parsed.violations]
+        if parsed.tree is None or problems:
+            failures[node["name"]] = problems
+    assert failures == {}
+
+
+def test_redshift_physical_design_is_configured(manifest):
+    by_name = {n["name"]: n for n in models(manifest).values()}
+    assert by_name["fct_vehicle_sales"]["config"]["dist"] == "vin"
+    assert by_name["dim_dealer"]["config"]["dist"] == "all"
+    assert all(n["config"].get("bind") is False for n in by_name.values())
+
+
+def test_every_model_seed_snapshot_and_column_is_documented(manifest):
+    documented = [
+        n
+        for n in manifest["nodes"].values()
+        if n["resource_type"] in ("model", "seed", "snapshot") and n["package_name"] == PROJECT
+    ]
+    missing = [n["name"] for n in documented if not n["description"].strip()]
+    missing += [
+        f"{n['name']}.{c}"
+        for n in documented
+        for c, col in n["columns"].items()
+        if not col["description"].strip()
+    ]
+    missing += [n["name"] for n in documented if not n["columns"]]
+    for source in manifest["sources"].values():
+        if not source["description"].strip() or not source["source_description"].strip():
+            missing.append(f"source {source['source_name']}.{source['name']}")
+    assert missing == []
+
+
+def test_every_source_table_has_freshness(manifest):
+    stale = [
+        s["name"]
+        for s in manifest["sources"].values()
+        if not s.get("loaded_at_field") or not (s.get("freshness") or {}).get("error_after")
+    ]
+    assert stale == []
+
+
+def test_every_model_has_a_primary_key_test_and_every_mart_a_contract(manifest):
+    tests_on = defaultdict(lambda: defaultdict(set))
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "test" and node.get("test_metadata"):
+            parent = node.get("attached_node")
+            tests_on[parent][node["column_name"]].add(node["test_metadata"]["name"])
+    no_pk = [
+        n["name"]
+        for key, n in models(manifest).items()
+        if not any({"unique", "not_null"} <= names for names in tests_on[key].values())
+    ]
+    assert no_pk == []
+    marts = [n for n in models(manifest).values() if "/marts/" in n["original_file_path"]]
+    assert len(marts) >= 11
+    assert [n["name"] for n in marts if not n["config"]["contract"]["enforced"]] == []
+
+
+def test_the_layers_keep_their_rules(manifest):
+    nodes = models(manifest)
+    problems = []
+    children = defaultdict(list)
+    for key, node in nodes.items():
+        path, name = node["original_file_path"], node["name"]
+        parents = node["depends_on"]["nodes"]
+        from_sources = [p for p in parents if p.startswith("source.")]
+        for parent in parents:
+            children[parent].append(key)
+        if "/staging/" in path:
+            if not name.startswith("stg_") or len(from_sources) != 1 or len(parents) != 1:
+                problems.append(f"{name}: a staging model reads exactly one source")
+        elif from_sources:
+            problems.append(f"{name}: only staging models read sources")
+        if "/intermediate/" in path and not name.startswith("int_"):
+            problems.append(f"{name}: intermediate models are named int_*")
+        if "/marts/" in path and not parents:
+            problems.append(f"{name}: a root model")
+    problems += [
+        f"{nodes[k]['name']}: fanout {len(c)} > 3"
+        for k, c in children.items()
+        if k in nodes and "/marts/" not in nodes[k]["original_file_path"] and len(c) > 3
+    ]
+    assert problems == []
+
+
+def test_exposures_depend_on_mart_tables(manifest):
+    exposures = list(manifest["exposures"].values())
+    assert len(exposures) >= 2
+    nodes = manifest["nodes"]
+    for exposure in exposures:
+        for dep in exposure["depends_on"]["nodes"]:
+            assert nodes[dep]["config"]["materialized"] in ("table", "incremental"), dep
