@@ -11,9 +11,24 @@ with calendar as (
 
 digits as (
     select 0 as digit
-    {%- for digit in range(1, 10) %}
-    union all select {{ digit }} as digit
-    {%- endfor %}
+    union all
+    select 1 as digit
+    union all
+    select 2 as digit
+    union all
+    select 3 as digit
+    union all
+    select 4 as digit
+    union all
+    select 5 as digit
+    union all
+    select 6 as digit
+    union all
+    select 7 as digit
+    union all
+    select 8 as digit
+    union all
+    select 9 as digit
 ),
 
 numbers as (
