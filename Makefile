@@ -58,9 +58,10 @@ lint: up ## ruff on the Python code; sqlfluff (Redshift dialect, dbt templater) 
 test: setup ## Run the test suite (starts the local stack; tests use their own databases and lake)
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-bench: up ## Benchmarks on 1,000,000 rows: extract vs the mariadb client, then every stage (bench/results/)
+bench: up ## Benchmarks: extract vs the mariadb client, every stage (1M rows), load vs psql \copy, incremental dbt (bench/results/)
 	@$(PY) bench/extract_bench.py
 	@$(PY) bench/pipeline_bench.py
+	@$(PY) bench/dbt_bench.py
 
 demo: ## The whole demo: setup, up, seed, ingest, dbt build, docs generate
 	@$(MAKE) --no-print-directory up

@@ -7,22 +7,16 @@ sales as (
     select order_id from {{ ref('fct_vehicle_sales') }}
 ),
 
-missing as (
+compared as (
     select
-        order_id,
-        'missing from fct_vehicle_sales' as problem
+        coalesce(orders.order_id, sales.order_id) as order_id,
+        case
+            when sales.order_id is null then 'missing from fct_vehicle_sales'
+            else 'no longer a live order'
+        end as problem
     from orders
-    where orders.order_id not in (select sales.order_id from sales)
-),
-
-extra as (
-    select
-        order_id,
-        'no longer a live order' as problem
-    from sales
-    where sales.order_id not in (select orders.order_id from orders)
+    full outer join sales on orders.order_id = sales.order_id
+    where orders.order_id is null or sales.order_id is null
 )
 
-select * from missing
-union all
-select * from extra
+select * from compared

@@ -1,0 +1,112 @@
+"""make bench (dbt step): what an incremental `dbt build` costs next to a full refresh, same run.
+
+On its own source and warehouse databases (``jlr_bench_dbt``) at ``--scale`` (default 0.5:
+500,000 sales orders): seed, ingest, ``dbt build --full-refresh``; then one day of changes
+(``make changes DAYS=1``), ingest, and time ``dbt build`` (incremental) and, on the same data,
+``dbt build --full-refresh``. The target is incremental <= 25 % of full refresh. Writes
+bench/results/dbt.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from psycopg import sql
+
+from ingestion.cli import DEFAULT_SOURCE
+from ingestion.config import load_source
+from ingestion.demo.changes import apply_changes
+from ingestion.demo.generator import seed_database
+from ingestion.pipeline import run_ingest
+from ingestion.settings import REPO_ROOT, Settings
+from ingestion.warehouse_postgres import pg_connect
+
+DATABASE = "jlr_bench_dbt"
+RESULTS = REPO_ROOT / "bench" / "results" / "dbt.json"
+DBT = Path(sys.executable).parent / "dbt"
+
+
+def dbt_build(settings: Settings, target: Path, *flags: str) -> tuple[float, dict]:
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(DBT), "build", *flags, "--target-path", str(target), "--log-path", str(target)],
+        cwd=REPO_ROOT,
+        env={**os.environ, **settings.to_env(), "DBT_TARGET": "local"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if result.returncode:
+        raise SystemExit(f"bench: dbt build {' '.join(flags)} failed:\n{result.stdout[-3000:]}")
+    runs = json.loads((target / "run_results.json").read_text())["results"]
+    slowest = sorted(runs, key=lambda r: -r["execution_time"])[:5]
+    return seconds, {r["unique_id"].split(".")[-1]: round(r["execution_time"], 2) for r in slowest}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=0.5)
+    args = parser.parse_args()
+    base = Settings.load()
+    with pg_connect(base.with_databases(pg_db="postgres").postgres) as conn:
+        name = sql.Identifier(DATABASE)
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(name))
+        conn.execute(sql.SQL("create database {}").format(name))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-dbt-"))
+    settings = base.with_databases(DATABASE, DATABASE, f"file://{tmp}/lake")
+    config = load_source(DEFAULT_SOURCE)
+    tables = list(config.tables)
+
+    started = time.perf_counter()
+    seed_database(settings.mysql, DATABASE, args.scale, 42)
+    print(f"seeded SCALE={args.scale} in {time.perf_counter() - started:.0f} s", flush=True)
+    started = time.perf_counter()
+    runs = run_ingest(config, settings, DATABASE, tables)
+    failed = [(r.table, r.error) for r in runs if r.status != "ok"]
+    if failed:
+        raise SystemExit(f"bench: ingest failed: {failed}")
+    orders = next(r.loaded for r in runs if r.table == "sales_orders")
+    print(f"ingested {sum(r.loaded for r in runs):,} rows in {time.perf_counter() - started:.0f} s")
+    first, _ = dbt_build(settings, tmp / "t1", "--full-refresh")
+    print(f"dbt build --full-refresh (first)  {first:6.1f} s", flush=True)
+
+    changes = apply_changes(settings.mysql, DATABASE, 1)
+    time.sleep(max(t.safety_lag_seconds for t in config.tables.values()) + 1)
+    runs = run_ingest(config, settings, DATABASE, tables)
+    changed = next(r.extracted for r in runs if r.table == "sales_orders")
+    incremental, slow_incremental = dbt_build(settings, tmp / "t2")
+    print(f"dbt build (incremental, 1 day)    {incremental:6.1f} s", flush=True)
+    full, slow_full = dbt_build(settings, tmp / "t3", "--full-refresh")
+    print(f"dbt build --full-refresh (same data) {full:6.1f} s", flush=True)
+
+    ratio = incremental / full
+    results = {
+        "scale": args.scale,
+        "sales_orders": orders,
+        "sales_orders_changed": changed,
+        "changes": changes,
+        "full_refresh_seconds": round(full, 2),
+        "incremental_seconds": round(incremental, 2),
+        "incremental_share": round(ratio, 3),
+        "slowest_full_refresh": slow_full,
+        "slowest_incremental": slow_incremental,
+    }
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(
+        f"dbt      incremental build {incremental:.1f} s = {ratio:.0%} of a full refresh "
+        f"({full:.1f} s) after one day of changes ({changed:,} of {orders:,} orders); "
+        f"target <= 25 % -> {RESULTS.relative_to(REPO_ROOT)}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
