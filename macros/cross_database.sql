@@ -40,3 +40,18 @@
     cast(case when date_part(dow, {{ date_column }}) = 0 then 7
         else date_part(dow, {{ date_column }}) end as smallint)
 {%- endmacro %}
+
+{#- PostgreSQL drops the views that depend on a view when dbt replaces it (rename, then drop the
+    old one with cascade); two threads doing that to views with a common dependant deadlock.
+    Hooks on every view take a session lock around the replacement so view DDL runs one at a
+    time. Redshift's late-binding views (bind: false) have no dependants: nothing to do there. -#}
+{% macro view_ddl_lock(action) -%}
+    {{ return(adapter.dispatch('view_ddl_lock', 'jlr_analytics')(action)) }}
+{%- endmacro %}
+
+{% macro postgres__view_ddl_lock(action) -%}
+    select pg_advisory_{{ action }}(hashtext('jlr_analytics view ddl'))
+{%- endmacro %}
+
+{% macro default__view_ddl_lock(action) -%}
+{%- endmacro %}

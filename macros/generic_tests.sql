@@ -21,6 +21,8 @@
     ),
 
     check_values as (
+        -- one character at a time: a translate() of the whole VIN would be repeated for every
+        -- position once the planner inlines the expression
         select
             vin,
             mod(

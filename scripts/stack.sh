@@ -117,6 +117,9 @@ mariadb_status() {
 
 # ---------------------------------------------------------------- PostgreSQL
 pg() { as_user "$PG_OS_USER" "$PG_BIN/$1" "${@:2}"; }
+# A warehouse, not an OLTP server: sorts and hashes of a few million rows in memory, fewer
+# checkpoints during bulk loads. Sized for a small machine; override with JLR_PG_TUNING.
+PG_TUNING="${JLR_PG_TUNING:--c shared_buffers=256MB -c work_mem=64MB -c maintenance_work_mem=256MB -c max_wal_size=4GB -c checkpoint_timeout=15min}"
 pg_running() { [ -f "$PDATA/PG_VERSION" ] && pg pg_ctl -D "$PDATA" status >/dev/null 2>&1; }
 psql_app() {
   PGPASSWORD="$JLR_PG_PASSWORD" "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$JLR_PG_HOST" \
@@ -139,7 +142,7 @@ postgres_up() {
     port_taken "$JLR_PG_HOST" "$JLR_PG_PORT" && die "port $JLR_PG_PORT is already in use by \
 another process (another checkout's stack? stop it with its 'make down'), or set JLR_PG_PORT"
     pg pg_ctl -D "$PDATA" -l "$PLOG" -w -t 60 \
-      -o "-c port=$JLR_PG_PORT -c listen_addresses=$JLR_PG_HOST -c unix_socket_directories=$PDIR" \
+      -o "-c port=$JLR_PG_PORT -c listen_addresses=$JLR_PG_HOST -c unix_socket_directories=$PDIR $PG_TUNING" \
       start </dev/null >/dev/null 2>&1 \
       || { tail -n 20 "$PLOG" >&2 2>/dev/null; die "postgres did not start; log: $PLOG"; }
     say "postgres   started on $JLR_PG_HOST:$JLR_PG_PORT"
