@@ -5,6 +5,8 @@ SHELL := /bin/bash
 VENV  := .venv
 PY    := $(VENV)/bin/python
 DBT   := $(VENV)/bin/dbt
+ENV ?= dev
+AWS_TABLES := plants,vehicle_models,model_trims,parts,dealers,customers,vehicles,sales_orders,warranty_claims
 # Exports the local stack's settings (ports, users, generated passwords) for dbt and psql.
 WITH_ENV := eval "$$($(PY) -m ingestion.settings --shell)" &&
 
@@ -16,12 +18,12 @@ FULL_REFRESH ?=
 DOCS_PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status seed changes ingest build docs lint test bench demo lock clean
+.PHONY: help setup up down status seed changes ingest package deploy docs-publish build docs lint test bench demo lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-setup: ## Install system packages (MariaDB, PostgreSQL, Java 17) and the Python venv
+setup: ## Install system packages (MariaDB, PostgreSQL, Java 17, Chromium) and the Python venvs
 	@bash scripts/setup.sh
 
 up: setup ## Start MariaDB (127.0.0.1:3307) and PostgreSQL (127.0.0.1:5433) under .local/
@@ -39,8 +41,22 @@ seed: up ## (Re)create the demo source database jlr_ops: SCALE=0.01 SEED=42
 changes: up ## Apply DAYS=1 days of realistic change to the demo source
 	@$(PY) -m ingestion changes --days $(DAYS) --seed $(SEED)
 
-ingest: up ## Extract -> crawl -> curate (Spark) -> load; TABLES=a,b FULL_REFRESH=1
-	@$(PY) -m ingestion ingest $(if $(TABLES),--tables $(TABLES)) $(if $(FULL_REFRESH),--full-refresh)
+ingest: ## Extract -> crawl -> curate -> load; TABLES=a,b FULL_REFRESH=1 DRY_RUN=1 LOG_FORMAT=json TARGET=aws ENV=dev
+ifeq ($(TARGET),aws)
+	@$(VENV)/bin/python -m infra.deploy run --env $(ENV) --tables $(or $(TABLES),$(AWS_TABLES)) $(if $(FULL_REFRESH),--full-refresh)
+else
+	@$(MAKE) --no-print-directory up
+	@$(PY) -m ingestion ingest $(if $(TABLES),--tables $(TABLES)) $(if $(FULL_REFRESH),--full-refresh) $(if $(DRY_RUN),--dry-run) $(if $(LOG_FORMAT),--log-format $(LOG_FORMAT))
+endif
+
+package: setup ## Build the Lambda zip, the Glue artifacts and the templates under dist/<version>/
+	@$(VENV)/bin/python -m infra.package
+
+deploy: package ## Deploy to AWS: ENV=dev ARTIFACTS_BUCKET=... SUBNETS=subnet-a,subnet-b SECURITY_GROUPS=sg-x
+	@$(VENV)/bin/python -m infra.deploy deploy --env $(ENV) --artifacts-bucket $(ARTIFACTS_BUCKET) --subnets $(SUBNETS) --security-groups $(SECURITY_GROUPS)
+
+docs-publish: ## Upload the static dbt docs site (make docs first) to the stack's docs bucket; ENV=dev
+	@$(VENV)/bin/python -m infra.deploy publish-docs --env $(ENV)
 
 build: up ## dbt build (models, tests, seeds, snapshots) on the local warehouse
 	@$(WITH_ENV) $(DBT) build
@@ -51,8 +67,8 @@ docs: up ## Generate the dbt docs site (also target/static_index.html) and serve
 	@$(WITH_ENV) $(DBT) docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
 lint: up ## ruff on the Python code; sqlfluff (Redshift dialect, dbt templater) on the dbt SQL
-	@$(VENV)/bin/ruff check ingestion glue_jobs tests bench
-	@$(VENV)/bin/ruff format --check ingestion glue_jobs tests bench
+	@$(VENV)/bin/ruff check ingestion glue_jobs tests bench infra
+	@$(VENV)/bin/ruff format --check ingestion glue_jobs tests bench infra
 	@$(WITH_ENV) $(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/snapshots
 
 test: setup ## Run the test suite (starts the local stack; tests use their own databases and lake)

@@ -7,6 +7,8 @@ Arguments (Glue's ``--NAME value`` form):
   --TABLES     optional comma-separated table names; default: every table in the raw database
   --SOURCE_CONFIG  optional path of the source YAML (default: the packaged
                ingestion/sources/<SOURCE>.yml): trimming, email and PII columns, source zone
+  --CATALOG    optional: local (default; JSON under the lake) or glue (the Glue Data Catalog:
+               each table's committed raw runs are registered first, with their exact types)
 
 The PII salt comes from a Secrets Manager secret (JLR_PII_SALT_SECRET_ARN) or the environment
 (JLR_PII_SALT).
@@ -21,25 +23,36 @@ import sys
 
 from glue_jobs.curate_batches import CurateOptions, build_spark, curate_table
 from glue_jobs.glue_args import resolve_args
-from ingestion.catalog import LocalCatalog, raw_database
+from ingestion.catalog import GlueCatalog, LocalCatalog, crawl_table, raw_database
 from ingestion.config import SOURCES_DIR, load_source
 from ingestion.credentials import pii_salt
-from ingestion.errors import PlatformError
+from ingestion.errors import ConfigError, PlatformError
 from ingestion.lake import open_lake
+from ingestion.logs import emit_metrics
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         args = resolve_args(
-            argv, ["JOB_NAME", "LAKE_URI", "SOURCE"], {"TABLES": "", "SOURCE_CONFIG": ""}
+            argv,
+            ["JOB_NAME", "LAKE_URI", "SOURCE"],
+            {"TABLES": "", "SOURCE_CONFIG": "", "CATALOG": "local"},
         )
         config = load_source(args["SOURCE_CONFIG"] or SOURCES_DIR / f"{args['SOURCE']}.yml")
         salt = pii_salt()
         lake = open_lake(args["LAKE_URI"])
-        catalog = LocalCatalog(lake)
-        tables = [t for t in args["TABLES"].split(",") if t] or catalog.list_tables(
-            raw_database(args["SOURCE"])
-        )
+        if args["CATALOG"] == "glue":
+            catalog = GlueCatalog()
+            tables = [t for t in args["TABLES"].split(",") if t] or list(config.tables)
+            for table in tables:
+                crawl_table(lake, catalog, args["SOURCE"], table)
+        elif args["CATALOG"] == "local":
+            catalog = LocalCatalog(lake)
+            tables = [t for t in args["TABLES"].split(",") if t] or catalog.list_tables(
+                raw_database(args["SOURCE"])
+            )
+        else:
+            raise ConfigError(f"--CATALOG must be local or glue, not {args['CATALOG']!r}")
         spark = build_spark(args["JOB_NAME"])
         batches = 0
         for table in tables:
@@ -47,6 +60,15 @@ def main(argv: list[str] | None = None) -> int:
             for result in curate_table(spark, lake, catalog, args["SOURCE"], table, options):
                 batches += 1
                 print(json.dumps({"event": "batch_curated", **result.as_dict()}), flush=True)
+                emit_metrics(
+                    "curate",
+                    table,
+                    rows_extracted=result.extracted,
+                    rows_curated=result.curated,
+                    rows_rejected=result.rejected,
+                    duplicates_removed=result.duplicates_removed,
+                    seconds=result.seconds,
+                )
         print(
             json.dumps({"event": "curate_finished", "tables": len(tables), "batches": batches}),
             flush=True,

@@ -3,11 +3,13 @@
 In Glue, ``awsglue.utils.getResolvedOptions`` is used; elsewhere an equivalent parser that, like
 it, takes the names of required options, accepts ``--NAME value`` and ``--NAME=value``, and
 ignores the other arguments Glue passes (``--job-bookmark-option`` ...). Optional arguments take
-the defaults given.
+the defaults given. Arguments named ``--JLR_*`` are exported as environment variables (Glue
+jobs have none of their own).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from ingestion.errors import ConfigError
@@ -41,7 +43,10 @@ def resolve_args(
 ) -> dict[str, str]:
     argv = sys.argv if argv is None else argv
     given = _parse(argv[1:])
-    names = list(required) + [n for n in (optional or {}) if n in given]
+    # Glue jobs have no environment variables of their own: --JLR_* arguments become them
+    # (e.g. --JLR_REDSHIFT_WORKGROUP), so the settings code reads the same names everywhere.
+    settings = [n for n in given if n.startswith("JLR_")]
+    names = list(required) + [n for n in (optional or {}) if n in given] + settings
     if _glue_resolve is not None:
         resolved = _glue_resolve(argv, names)
     else:
@@ -49,4 +54,6 @@ def resolve_args(
         if missing:
             raise ConfigError("missing job arguments: " + ", ".join(f"--{n}" for n in missing))
         resolved = {n: given[n] for n in names}
+    for name in settings:
+        os.environ[name] = resolved.pop(name)
     return {**(optional or {}), **resolved}

@@ -5,7 +5,7 @@ Arguments (Glue's ``--NAME value`` form):
   --LAKE_URI          lake root: s3://bucket/prefix on AWS, file:///dir locally
   --SOURCE            source name, e.g. jlr_ops
   --WAREHOUSE_SCHEMA  schema of the staging tables, e.g. jlr_ops_staging
-  --TABLES            comma-separated table names
+  --TABLES            optional comma-separated table names (default: every configured table)
   --WAREHOUSE         optional: postgres (default; the local stand-in) or redshift
   --SOURCE_CONFIG     optional path of the source YAML (default: the packaged
                       ingestion/sources/<SOURCE>.yml): Redshift dist and sort keys
@@ -24,6 +24,7 @@ from glue_jobs.glue_args import resolve_args
 from ingestion.config import SOURCES_DIR, load_source
 from ingestion.errors import ConfigError, PlatformError
 from ingestion.lake import open_lake
+from ingestion.logs import emit_metrics
 from ingestion.warehouse import load_pending
 
 
@@ -50,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = resolve_args(
             argv,
-            ["JOB_NAME", "LAKE_URI", "SOURCE", "WAREHOUSE_SCHEMA", "TABLES"],
-            {"WAREHOUSE": "postgres", "SOURCE_CONFIG": ""},
+            ["JOB_NAME", "LAKE_URI", "SOURCE", "WAREHOUSE_SCHEMA"],
+            {"TABLES": "", "WAREHOUSE": "postgres", "SOURCE_CONFIG": ""},
         )
         config = load_source(args["SOURCE_CONFIG"] or SOURCES_DIR / f"{args['SOURCE']}.yml")
-        tables = [t for t in args["TABLES"].split(",") if t]
+        tables = [t for t in args["TABLES"].split(",") if t] or list(config.tables)
         with _open_warehouse(args["WAREHOUSE"], config) as warehouse:
             results, failures = load_pending(
                 warehouse,
@@ -69,6 +70,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for result in results:
         print(json.dumps({"event": "batch_" + result.status, **result.as_dict()}), flush=True)
+        emit_metrics(
+            "load",
+            result.table,
+            rows_loaded=result.rows_loaded,
+            rows_deleted=result.rows_deleted,
+            seconds=result.seconds,
+        )
+    for failure in failures:
+        emit_metrics("load", failure.table, failures=1)
     for failure in failures:
         print(json.dumps({"event": "table_failed", **vars(failure)}), flush=True)
         print(f"load: {failure.table}: {failure.error}", file=sys.stderr)

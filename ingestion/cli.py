@@ -7,9 +7,11 @@ its traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
@@ -24,7 +26,9 @@ from rich.progress import (
 from rich.table import Table
 
 from ingestion.config import load_source, select_tables
+from ingestion.credentials import source_endpoint
 from ingestion.errors import PlatformError
+from ingestion.lake import open_lake
 from ingestion.pipeline import Reporter, TableRun, reset_source, run_ingest
 from ingestion.settings import REPO_ROOT, Settings
 
@@ -159,7 +163,7 @@ def print_summary(runs: list[TableRun], seconds: float, source: str, lake_uri: s
             f"{r.curated} + rejected {r.rejected} + duplicates {r.duplicates}, "
             f"or curated != loaded {r.loaded} + deletes {r.deletes_applied}"
         )
-        err_console.print(f"[red]{r.table}[/red]: {why}")
+        err_console.print(f"[red]{r.table}[/red]: {why}", soft_wrap=True)
     for r in runs:
         if r.rejected:
             console.print(
@@ -171,10 +175,56 @@ def print_summary(runs: list[TableRun], seconds: float, source: str, lake_uri: s
     console.print(f"{len(runs) - len(failed)}/{len(runs)} tables ok in {seconds:.1f}s{note}")
 
 
+def cmd_dry_run(config, settings: Settings, tables: list[str], full_refresh: bool) -> int:
+    """What `ingest` would do, checked against the live source; no data moves."""
+    from ingestion.extract import TableState, plan_table
+    from ingestion.mysql_source import connect
+
+    database = _source_database(config)
+    lake = open_lake(settings.lake_uri)
+    table = Table(title=f"dry run: {config.name} ({database}) -> {settings.lake_uri}")
+    for column in ("table", "mode", "primary key", "cursor", "columns", "deletes"):
+        table.add_column(column)
+    with connect(source_endpoint(config, settings), database) as conn:
+        for name in tables:
+            plan = plan_table(config, conn, database, name)
+            tcfg = plan.config
+            watermark = (TableState(lake, config.name, name).watermark() or {}).get("high")
+            if tcfg.mode == "full":
+                mode = "full snapshot"
+            elif full_refresh or not watermark:
+                mode = "incremental: first/full run"
+            else:
+                mode = f"incremental since {watermark} - {tcfg.lookback_seconds}s"
+            deletes = ", ".join(
+                d
+                for d, on in (
+                    ("key comparison", tcfg.hard_deletes),
+                    (f"soft: {tcfg.soft_delete_column}", bool(tcfg.soft_delete_column)),
+                )
+                if on
+            )
+            table.add_row(
+                name,
+                mode,
+                ",".join(plan.primary_key),
+                tcfg.cursor or "",
+                str(len(plan.columns)),
+                deletes or "-",
+            )
+    console.print(table)
+    console.print(f"{len(tables)} tables checked against the source; nothing was extracted")
+    return 0
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     config = load_source(args.source)
     tables = select_tables(config, args.tables.split(",") if args.tables else None)
     settings = Settings.load()
+    if args.dry_run:
+        return cmd_dry_run(config, settings, tables, args.full_refresh)
+    if args.log_format == "json":
+        return cmd_ingest_json(config, settings, tables, args.full_refresh)
     started = time.perf_counter()
     with Progress(
         SpinnerColumn(),
@@ -194,6 +244,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             full_refresh=args.full_refresh,
         )
     print_summary(runs, time.perf_counter() - started, config.name, settings.lake_uri)
+    return 0 if all(r.status == "ok" for r in runs) else 1
+
+
+def cmd_ingest_json(config, settings: Settings, tables: list[str], full_refresh: bool) -> int:
+    """For machines: one JSON line per table at the end, no progress bars."""
+    runs = run_ingest(config, settings, _source_database(config), tables, full_refresh=full_refresh)
+    for run in runs:
+        record = {"event": "table_ingested", "source": config.name, **asdict(run)}
+        print(json.dumps({**record, "status": run.status}), flush=True)
     return 0 if all(r.status == "ok" for r in runs) else 1
 
 
@@ -252,6 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--full-refresh",
         action="store_true",
         help="extract incremental tables in full (and drop unfinished runs)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the configuration against the live source and show the plan; move nothing",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=["human", "json"],
+        default=os.environ.get("LOG_FORMAT", "human"),
+        help="human: progress bars and a summary table; json: one JSON line per table "
+        "(default: $LOG_FORMAT or human)",
     )
     p.set_defaults(func=cmd_ingest)
 

@@ -34,7 +34,7 @@ from ingestion.credentials import source_endpoint
 from ingestion.errors import PlatformError
 from ingestion.extract import extract_table
 from ingestion.lake import open_lake
-from ingestion.logs import configure
+from ingestion.logs import configure, emit_metrics
 
 log = logging.getLogger("jlr.extract")
 
@@ -82,6 +82,7 @@ def handler(event: dict | None, context) -> dict:
             failed = True
             log.error("table failed", extra={"table": table, "error": str(exc)})
             results.append({"table": table, "status": "failed", "error": str(exc)})
+            emit_metrics("extract", table, failures=1)
             continue
         entry = {
             "table": table,
@@ -96,6 +97,9 @@ def handler(event: dict | None, context) -> dict:
             "seconds": round(result.seconds, 3),
         }
         log.info("table extracted" if result.status == "committed" else "table paused", extra=entry)
+        emit_metrics(
+            "extract", table, rows=result.rows, deletes=result.deletes, seconds=result.seconds
+        )
         results.append(entry)
         if result.status == "continue":
             return _continue(config.name, results, tables[i:])

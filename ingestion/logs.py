@@ -87,3 +87,37 @@ def configure(json_lines: bool | None = None, level: int = logging.INFO) -> None
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter("%(message)s"))
     root.setLevel(max(level, logging.WARNING))  # libraries: warnings and errors only
     logging.getLogger("jlr").setLevel(level)  # the project's own loggers
+
+
+METRICS_NAMESPACE = "JLR/DataPlatform"
+_UNITS = {"seconds": "Seconds"}
+
+
+def metrics_record(stage: str, table: str, **values: float) -> dict:
+    """A CloudWatch embedded-metric-format record: metrics by stage and table, plus the same
+    values as plain fields for Logs Insights. CloudWatch turns these log lines into metrics."""
+    return {
+        "_aws": {
+            "Timestamp": int(datetime.now(UTC).timestamp() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": METRICS_NAMESPACE,
+                    "Dimensions": [["Stage", "Table"], ["Stage"]],
+                    "Metrics": [
+                        {"Name": name, "Unit": _UNITS.get(name, "Count")} for name in values
+                    ],
+                }
+            ],
+        },
+        "Stage": stage,
+        "Table": table,
+        **{name: float(value) for name, value in values.items()},
+    }
+
+
+def emit_metrics(stage: str, table: str, **values: float) -> None:
+    """Print one EMF record on stdout, where Lambda and Glue ship log lines from; locally only
+    when JLR_METRICS=emf (the terminal shows a summary instead)."""
+    on_aws = "AWS_LAMBDA_FUNCTION_NAME" in os.environ or "GLUE_VERSION" in os.environ
+    if on_aws or os.environ.get("JLR_METRICS") == "emf":
+        print(json.dumps(metrics_record(stage, table, **values)), flush=True)

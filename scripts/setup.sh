@@ -46,6 +46,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   PY="$(pick_python)" || die "no Python 3.11 or 3.12 after installing packages"
 fi
 
+# --------------------------------------------------------------- IaC checkers
+# cfn-lint and checkov in their own venv: checkov pins versions that conflict with dbt's.
+IAC_VENV="$ROOT/.venv-iac"
+IAC_LOCK="$ROOT/requirements-iac.lock"
+iac_want="$(sha256sum <"$IAC_LOCK" | cut -c1-16)"
+if [ ! -x "$IAC_VENV/bin/python" ] || [ "$(cat "$IAC_VENV/.jlr-installed" 2>/dev/null)" != "$iac_want" ]; then
+  say "installing cfn-lint and checkov into .venv-iac"
+  [ -x "$IAC_VENV/bin/python" ] || "$PY" -m venv "$IAC_VENV"
+  "$IAC_VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$IAC_LOCK"
+  echo "$iac_want" >"$IAC_VENV/.jlr-installed"
+fi
+
 # --------------------------------------------------------------- Python environment
 want="$(cat "$LOCK" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then

@@ -50,3 +50,35 @@ def test_a_wrong_password_is_reported_and_never_printed(stack):
     assert result.returncode == 1
     assert "wrong user or password" in " ".join(result.stderr.split())
     assert password not in result.stdout + result.stderr
+
+
+def test_a_failing_table_is_one_line_with_its_cause_and_the_others_still_load(settings, tmp_path):
+    import os
+
+    from ingestion.mysql_source import connect
+    from ingestion.warehouse_postgres import pg_connect
+
+    with connect(settings.mysql, settings.mysql.database) as conn, conn.cursor() as cur:
+        for table in ("good", "bad"):
+            cur.execute(f"create table {table} (id bigint primary key, note varchar(20))")
+            cur.execute(f"insert into {table} values (1, 'a'), (2, 'b')")
+        conn.commit()
+    with pg_connect(settings.postgres) as conn:  # a staging table someone changed by hand
+        conn.execute("create schema src_staging")
+        conn.execute("create table src_staging.bad (id date, note varchar(20))")
+    source = tmp_path / "src.yml"
+    source.write_text(
+        f"name: src\ndatabase: {settings.mysql.database}\nwarehouse_schema: src_staging\n"
+        "tables:\n  good: {}\n  bad: {}\n"
+    )
+    env = {**os.environ, **settings.to_env()}
+    result = run_cli("ingest", "--source", str(source), env=env)
+    assert result.returncode == 1, result.stdout[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, result.stderr
+    assert errors[0].startswith("bad: load:")
+    assert "src_staging.bad.id: staging column is date but the batch brings bigint" in errors[0]
+    assert "FULL_REFRESH=1" in errors[0]  # says what to do
+    assert "1/2 tables ok" in result.stdout
+    with pg_connect(settings.postgres) as conn:
+        assert conn.execute("select count(*) from src_staging.good").fetchone() == (2,)
