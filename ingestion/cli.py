@@ -136,6 +136,7 @@ def print_summary(runs: list[TableRun], seconds: float, source: str, lake_uri: s
         "loaded",
         "deletes",
         "seconds",
+        "rows/s",
         "status",
     )
     for name in columns:
@@ -153,6 +154,7 @@ def print_summary(runs: list[TableRun], seconds: float, source: str, lake_uri: s
             f"{r.loaded:,}",
             f"{r.deletes_applied:,}",
             f"{r.seconds:.1f}",
+            f"{r.extracted / r.seconds:,.0f}" if r.seconds else "-",
             f"[{colour}]{r.status}[/{colour}]",
         )
     console.print(table)
