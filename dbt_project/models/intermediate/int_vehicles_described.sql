@@ -31,7 +31,8 @@ described as (
         cast({{ json_get_text('vehicles.options_json', 'pack') }} as varchar(40)) as option_pack,
         cast({{ json_get_text('vehicles.options_json', 'wheels_in') }} as smallint)
             as wheel_size_in,
-        {{ json_get_text('vehicles.options_json', 'towing') }} = 'true' as has_towing_pack
+        {{ json_get_text('vehicles.options_json', 'towing') }} = 'true' as has_towing_pack,
+        vehicles._loaded_at
     from vehicles
     inner join trims on vehicles.trim_id = trims.trim_id
     inner join models on trims.model_id = models.model_id

@@ -3,7 +3,11 @@ with claims as (
 ),
 
 vehicles as (
-    select * from {{ ref('int_vehicles_in_service') }}
+    select * from {{ ref('int_vehicles_described') }}
+),
+
+deliveries as (
+    select * from {{ ref('int_vehicle_deliveries') }}
 ),
 
 dealers as (
@@ -26,9 +30,9 @@ resolved as (
         claims.part_id,
         parts.part_category,
         claims.claimed_on,
-        vehicles.in_service_on,
+        deliveries.in_service_on,
         cast(
-            {{ dbt.datediff('vehicles.in_service_on', 'claims.claimed_on', 'month') }} as integer -- noqa: LT05
+            {{ dbt.datediff('deliveries.in_service_on', 'claims.claimed_on', 'month') }} as integer -- noqa: LT05
         ) as months_in_service,
         claims.failure_mileage,
         claims.labour_hours,
@@ -40,6 +44,7 @@ resolved as (
         claims._loaded_at
     from claims
     left join vehicles on claims.vin = vehicles.vin
+    left join deliveries on claims.vin = deliveries.vin
     left join dealers on claims.dealer_id = dealers.dealer_id
     left join parts on claims.part_id = parts.part_id
 )

@@ -1,5 +1,5 @@
 with vehicles as (
-    select * from {{ ref('int_vehicles_in_service') }}
+    select * from {{ ref('dim_vehicle') }}
 ),
 
 claims as (

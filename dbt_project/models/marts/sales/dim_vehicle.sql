@@ -1,27 +1,55 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='vin',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=["{{ delete_rows_missing_from('vin', ref('int_vehicles_described')) }}"],
+    )
+}}
+
 with vehicles as (
-    select * from {{ ref('int_vehicles_in_service') }}
+    select * from {{ ref('int_vehicles_described') }}
+),
+
+deliveries as (
+    select * from {{ ref('int_vehicle_deliveries') }}
+),
+
+described as (
+    select
+        vehicles.vin,
+        vehicles.model_id,
+        vehicles.trim_id,
+        vehicles.brand,
+        vehicles.model_name,
+        vehicles.trim_name,
+        vehicles.powertrain,
+        vehicles.model_year,
+        vehicles.exterior_colour,
+        vehicles.plant_id,
+        vehicles.plant_name,
+        vehicles.built_on,
+        deliveries.in_service_on,
+        deliveries.in_service_on is not null as is_in_service,
+        vehicles.option_pack,
+        vehicles.wheel_size_in,
+        vehicles.has_towing_pack,
+        -- the vehicle row or one of its orders changed at this time: drives the incremental runs
+        case
+            when deliveries.last_order_loaded_at > vehicles._loaded_at
+                then deliveries.last_order_loaded_at
+            else vehicles._loaded_at
+        end as _changed_at
+    from vehicles
+    left join deliveries on vehicles.vin = deliveries.vin
 ),
 
 final as (
-    select
-        vin,
-        model_id,
-        trim_id,
-        brand,
-        model_name,
-        trim_name,
-        powertrain,
-        model_year,
-        exterior_colour,
-        plant_id,
-        plant_name,
-        built_on,
-        in_service_on,
-        in_service_on is not null as is_in_service,
-        option_pack,
-        wheel_size_in,
-        has_towing_pack
-    from vehicles
+    select * from described
+    {% if is_incremental() %}
+        where described._changed_at > (select max(existing._changed_at) from {{ this }} as existing)
+    {% endif %}
 )
 
 select * from final
