@@ -309,3 +309,18 @@ def test_deploy_without_a_package_says_what_to_run(aws, capsys):
     )  # fmt: skip
     assert code == 1
     assert "run `make package` first" in capsys.readouterr().err
+
+
+def test_the_glue_jobs_get_arguments_our_scripts_accept():
+    from glue_jobs import curate_raw, load_staging  # noqa: F401 - the scripts import cleanly
+
+    template = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+    for name in ("CurateJob", "LoadJob"):
+        job = template["Resources"][name]["Properties"]
+        arguments = job["DefaultArguments"]
+        assert arguments["--LAKE_URI"]["Sub"].startswith("s3://")  # what open_lake accepts
+        assert job["GlueVersion"] == "5.1"
+        script = job["Command"]["ScriptLocation"]["Sub"].rsplit("/", 1)[1]
+        assert (REPO_ROOT / "glue_jobs" / script).is_file()
+        for key in arguments:
+            assert key.startswith("--") and (key[2:].isupper() or "-" in key[2:]), key
