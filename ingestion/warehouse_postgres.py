@@ -243,15 +243,21 @@ class PostgresWarehouse:
         return self._conn
 
     def prepare(self) -> None:
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.execute("select pg_advisory_xact_lock(hashtextextended('jlr-load:audit', 0))")
-            cur.execute(AUDIT_DDL)
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.execute("select pg_advisory_xact_lock(hashtextextended('jlr-load:audit', 0))")
+                cur.execute(AUDIT_DDL)
+        except psycopg.Error as exc:
+            raise LoadError(f"cannot prepare ops.load_audit: {_one_line(exc)}") from None
 
     def audited_manifests(self, source: str, table: str) -> set[str]:
-        rows = self.conn.execute(
-            "select manifest_key from ops.load_audit where source = %s and table_name = %s",
-            (source, table),
-        ).fetchall()
+        try:
+            rows = self.conn.execute(
+                "select manifest_key from ops.load_audit where source = %s and table_name = %s",
+                (source, table),
+            ).fetchall()
+        except psycopg.Error as exc:
+            raise LoadError(f"cannot read ops.load_audit: {_one_line(exc)}") from None
         return {r[0] for r in rows}
 
     def load_batch(
