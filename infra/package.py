@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_DEPENDENCIES = ["PyMySQL", "pydantic", "pydantic_core", "PyYAML", "annotated-types",
                        "typing_extensions", "typing-inspection"]  # fmt: skip
-GLUE_REQUIREMENTS = ["pydantic", "pydantic_core", "PyYAML", "annotated-types",
-                     "typing_extensions", "typing-inspection"]  # fmt: skip
+# the Glue jobs read configuration like the Lambda but never MySQL
+GLUE_REQUIREMENTS = [d for d in LAMBDA_DEPENDENCIES if d != "PyMySQL"]
 LAMBDA_LIMIT_BYTES = 50 * 2**20  # direct upload limit of a zipped deployment package
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 

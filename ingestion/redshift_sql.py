@@ -156,7 +156,7 @@ def load_transaction(
     columns: list[dict],
     primary_key: list[str],
     mode: str,
-    copy_manifest_url: str,
+    copy_manifest_url: str | None,
     iam_role_arn: str,
     manifest_key: str,
     manifest: dict,
@@ -167,7 +167,8 @@ def load_transaction(
 
     Exactly once: after the locks, the audit row is inserted only if the manifest has none; every
     later statement acts only if the audit row carries this attempt's ``load_id``. A second loader
-    of the same manifest (or a retry after an unknown outcome) therefore changes nothing.
+    of the same manifest (or a retry after an unknown outcome) therefore changes nothing. A
+    superseded batch copies nothing, so it needs no ``copy_manifest_url``.
     """
     target = ident(schema, table)
     temp = ident(f"_batch_{table}")

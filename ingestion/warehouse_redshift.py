@@ -165,7 +165,7 @@ def _value(field_value: dict):
     return None
 
 
-def _sql_type(name: str, data_type: str, length, precision, scale) -> str:
+def _sql_type(data_type: str, length, precision, scale) -> str:
     if data_type in ("character varying", "character") and length:
         return f"{data_type}({length})"
     if data_type == "binary varying" and length:
@@ -191,7 +191,7 @@ class RedshiftWarehouse:
 
     def ensure_staging_table(self, schema: str, table: str, manifest: dict) -> None:
         rows = self.api.run(rsql.staging_columns(), schema_name=schema, table_name=table)
-        existing = {r[0]: _sql_type(*r) for r in rows}
+        existing = {name: _sql_type(*types) for name, *types in rows}
         columns = manifest["columns"]
         if not existing:
             self.api.run(rsql.create_schema(schema))
@@ -218,7 +218,7 @@ class RedshiftWarehouse:
         table, batch_id = manifest["table"], manifest["batch_id"]
         if not superseded:
             self.ensure_staging_table(schema, table, manifest)
-        copy_url = "" if superseded else self.write_copy_manifest(lake, manifest_key, manifest)
+        copy_url = None if superseded else self.write_copy_manifest(lake, manifest_key, manifest)
         load_id = self.new_load_id()
         steps = rsql.load_transaction(
             schema=schema,
@@ -226,7 +226,7 @@ class RedshiftWarehouse:
             columns=manifest["columns"],
             primary_key=manifest["primary_key"],
             mode=manifest["mode"],
-            copy_manifest_url=copy_url or "s3://unused/superseded",
+            copy_manifest_url=copy_url,
             iam_role_arn=self.api.target.copy_role_arn,
             manifest_key=manifest_key,
             manifest=manifest,

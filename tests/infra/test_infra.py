@@ -252,6 +252,11 @@ def test_the_lambda_zip_runs_its_handler_from_a_clean_directory(settings, aws, t
 # --- the deploy script against moto -------------------------------------------------------------
 
 
+def deploy_arguments(bucket: str, version: str) -> list[str]:
+    network = ["--subnets", "subnet-0123456789abcdef0", "--security-groups", "sg-0123456789abcdef0"]
+    return ["deploy", "--env", "ci", "--artifacts-bucket", bucket, "--version", version, *network]
+
+
 @pytest.fixture
 def release():
     name = f"test-{uuid.uuid4().hex[:8]}"
@@ -264,11 +269,9 @@ def test_deploy_uploads_the_release_and_creates_the_stack_through_a_change_set(
     aws, release, capsys
 ):
     name, out = release
-    code = deploy.main(
-        ["deploy", "--env", "ci", "--artifacts-bucket", f"jlr-artifacts-{name}", "--version",
-         name, "--subnets", "subnet-0123456789abcdef0", "--security-groups",
-         "sg-0123456789abcdef0", "--parameter", "AlarmEmail=data-team@example.invalid"]
-    )  # fmt: skip
+    arguments = deploy_arguments(f"jlr-artifacts-{name}", name)
+    arguments += ["--parameter", "AlarmEmail=data-team@example.invalid"]
+    code = deploy.main(arguments)
     printed = capsys.readouterr().out
     assert code == 0, printed
     s3 = boto3.client("s3")
@@ -294,19 +297,11 @@ def test_deploy_uploads_the_release_and_creates_the_stack_through_a_change_set(
     roles = [r["RoleName"] for r in boto3.client("iam").list_roles()["Roles"]]
     assert any("ExtractorRole" in r for r in roles) and any("GlueRole" in r for r in roles)
     # deploying the same release again is a no-op update, not an error
-    assert deploy.main(
-        ["deploy", "--env", "ci", "--artifacts-bucket", f"jlr-artifacts-{name}", "--version",
-         name, "--subnets", "subnet-0123456789abcdef0", "--security-groups",
-         "sg-0123456789abcdef0", "--parameter", "AlarmEmail=data-team@example.invalid"]
-    ) == 0  # fmt: skip
+    assert deploy.main(arguments) == 0
 
 
 def test_deploy_without_a_package_says_what_to_run(aws, capsys):
-    code = deploy.main(
-        ["deploy", "--env", "ci", "--artifacts-bucket", "jlr-artifacts-missing", "--version",
-         "never-built", "--subnets", "subnet-0123456789abcdef0", "--security-groups",
-         "sg-0123456789abcdef0"]
-    )  # fmt: skip
+    code = deploy.main(deploy_arguments("jlr-artifacts-missing", "never-built"))
     assert code == 1
     assert "run `make package` first" in capsys.readouterr().err
 

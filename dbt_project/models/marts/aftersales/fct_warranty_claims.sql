@@ -12,9 +12,7 @@
 
 with claims as (
     select * from {{ ref('int_warranty_claims_resolved') }} as resolved
-    {% if is_incremental() %}
-        where resolved._loaded_at > (select max(existing._loaded_at) from {{ this }} as existing)
-    {% endif %}
+    {{ changed_since_last_run('resolved._loaded_at') }}
 ),
 
 final as (

@@ -84,11 +84,7 @@ in_service as (
 
 final as (
     select
-        cast(
-            {{ dbt.concat(["cast(in_service.model_id as " ~ dbt.type_string() ~ ")", "'|'",
-                "cast(in_service.month_start as " ~ dbt.type_string() ~ ")"]) }}
-            as varchar(40)
-        ) as model_month_key,
+        {{ month_key('in_service.model_id', 'in_service.month_start') }} as model_month_key,
         in_service.model_id,
         in_service.brand,
         in_service.model_name,

@@ -18,11 +18,7 @@ monthly as (
 
 final as (
     select
-        cast(
-            {{ dbt.concat(["cast(dealer_id as " ~ dbt.type_string() ~ ")", "'|'",
-                "cast(month_start as " ~ dbt.type_string() ~ ")"]) }}
-            as varchar(40)
-        ) as dealer_month_key,
+        {{ month_key('dealer_id', 'month_start') }} as dealer_month_key,
         dealer_id,
         month_start,
         cast(orders_placed as integer) as orders_placed,

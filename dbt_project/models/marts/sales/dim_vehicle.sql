@@ -47,9 +47,7 @@ described as (
 
 final as (
     select * from described
-    {% if is_incremental() %}
-        where described._changed_at > (select max(existing._changed_at) from {{ this }} as existing)
-    {% endif %}
+    {{ changed_since_last_run('described._changed_at') }}
 )
 
 select * from final

@@ -12,10 +12,8 @@
 
 with orders as (
     select * from {{ ref('int_sales_orders_resolved') }} as resolved
-    {% if is_incremental() %}
-        -- orders (re)loaded since the last run; deletions are applied by the post-hook
-        where resolved._loaded_at > (select max(existing._loaded_at) from {{ this }} as existing)
-    {% endif %}
+    -- orders (re)loaded since the last run; deletions are applied by the post-hook
+    {{ changed_since_last_run('resolved._loaded_at') }}
 ),
 
 vehicles as (
