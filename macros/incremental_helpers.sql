@@ -1,10 +1,12 @@
 {#- On an incremental run, keep only the rows whose change time is later than the newest one
     the model already holds (strictly later: a load commits its rows with one _loaded_at, and the
-    model only ever saw committed loads). Renders nothing on a full build. -#}
-{% macro changed_since_last_run(column) -%}
+    model only ever saw committed loads). `this_column` names the model's own change column when
+    it differs from the input's. Renders nothing on a full build. -#}
+{% macro changed_since_last_run(column, this_column=none) -%}
     {%- if is_incremental() -%}
         where {{ column }} > (
-            select max(existing.{{ column.split('.')[-1] }}) from {{ this }} as existing
+            select max(existing.{{ this_column or column.split('.')[-1] }})
+            from {{ this }} as existing
         )
     {%- endif -%}
 {%- endmacro %}

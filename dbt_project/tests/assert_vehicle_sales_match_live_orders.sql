@@ -1,6 +1,7 @@
 -- The incremental fact must hold exactly the live orders: none missing, none deleted left behind.
 with orders as (
-    select order_id from {{ ref('int_sales_orders_resolved') }}
+    select order_id from {{ ref('stg_jlr_ops__sales_orders') }}
+    where not is_deleted
 ),
 
 sales as (

@@ -37,6 +37,10 @@ def redshift_build(tmp_path_factory) -> Path:
             "redshift",
             "--full-refresh",
             "--no-populate-cache",
+            # the tests as an ordinary build runs them (changed rows only), so that SQL too is
+            # parsed as Redshift; models compile alike either way
+            "--vars",
+            "{test_scope: changed}",
             "--target-path",
             str(target),
             "--log-path",
@@ -81,6 +85,26 @@ def test_every_compiled_model_and_test_parses_as_redshift_sql(redshift_build, ma
         if parsed.tree is None or problems:
             failures[node["name"]] = problems
     assert failures == {}
+
+
+def test_tests_of_large_models_read_only_changed_rows_on_an_ordinary_build(manifest):
+    nodes = manifest["nodes"]
+    scoped, whole = [], []
+    for test in nodes.values():
+        if test["resource_type"] != "test" or test["package_name"] != PROJECT:
+            continue
+        tested = nodes.get(test.get("attached_node") or "", {})
+        changed_at = tested.get("config", {}).get("meta", {}).get("changed_at")
+        compiled = Path(test["compiled_path"]).read_text()
+        reads_changed_rows = "dbt_invocations" in compiled
+        assert reads_changed_rows == bool(changed_at), test["name"]
+        if changed_at:
+            assert f'"{changed_at}" >= (' in compiled, test["name"]
+        (scoped if changed_at else whole).append(test["name"])
+    assert len(scoped) >= 40
+    # staging row counts against ops.load_audit and the singular tests always read everything
+    assert any(n.startswith("source_row_count_matches_load_audit") for n in whole)
+    assert "assert_vehicle_sales_match_live_orders" in whole
 
 
 def test_redshift_physical_design_is_configured(manifest):

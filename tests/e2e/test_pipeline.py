@@ -141,6 +141,8 @@ def test_source_to_marts(settings, tmp_path):
     )
     assert versions[0][0] > 0  # customers changed by `changes` have a second version
 
+    check_test_scope(settings, tmp_path)
+
     docs = dbt(settings, tmp_path, "docs", "generate", "--static")
     assert docs.returncode == 0, docs.stdout[-2000:]
     catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
@@ -157,6 +159,40 @@ def test_source_to_marts(settings, tmp_path):
     check_docs_site(f"file://{tmp_path / 'target' / 'static_index.html'}", tmp_path / "static")
     with docs_server(settings, tmp_path) as url:
         check_docs_site(url, tmp_path / "served")
+
+
+def check_test_scope(settings, tmp_path):
+    """Both builds were clean runs of the whole project, so an ordinary build's tests of the large
+    models read only rows changed after the second: a bad changed row fails them, an old bad row
+    waits for the full scope (--full-refresh or test_scope all), which finds it."""
+    log = warehouse(
+        settings,
+        "select command, full_refresh, tests_run > 150, tests_failed, is_clean "
+        "from analytics_ops_marts.dbt_invocations order by started_at",
+    )
+    assert log == [("build", False, True, 0, True)] * 2
+    fact = "analytics_marts.fct_vehicle_sales"
+    ((order_id, loaded_at, net_price_gbp),) = warehouse(
+        settings,
+        f"select order_id, _loaded_at, net_price_gbp from {fact} order by order_id limit 1",
+    )
+    test = ["test", "--select", "not_null_fct_vehicle_sales_net_price_gbp"]
+    with pg_connect(settings.postgres) as conn:
+        conn.execute(f"update {fact} set net_price_gbp = null where order_id = %s", [order_id])
+    try:
+        assert dbt(settings, tmp_path, *test).returncode == 0  # an old row: not read
+        full = dbt(settings, tmp_path, *test, "--vars", "{test_scope: all}")
+        assert full.returncode == 1 and "Got 1 result" in full.stdout, full.stdout[-2000:]
+        with pg_connect(settings.postgres) as conn:
+            conn.execute(f"update {fact} set _loaded_at = now() where order_id = %s", [order_id])
+        changed = dbt(settings, tmp_path, *test)
+        assert changed.returncode == 1 and "Got 1 result" in changed.stdout, changed.stdout[-2000:]
+    finally:
+        with pg_connect(settings.postgres) as conn:
+            conn.execute(
+                f"update {fact} set net_price_gbp = %s, _loaded_at = %s where order_id = %s",
+                [net_price_gbp, loaded_at, order_id],
+            )
 
 
 @contextmanager

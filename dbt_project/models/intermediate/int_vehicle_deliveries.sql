@@ -1,7 +1,9 @@
 {{ config(materialized='table') }}
 
+-- staging's live orders: what int_sales_orders_resolved holds, without its joins
 with orders as (
-    select * from {{ ref('int_sales_orders_resolved') }}
+    select * from {{ ref('stg_jlr_ops__sales_orders') }}
+    where not is_deleted
 ),
 
 deliveries as (

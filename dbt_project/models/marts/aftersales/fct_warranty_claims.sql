@@ -5,10 +5,14 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         post_hook=[
-            "{{ delete_rows_missing_from('claim_id', ref('int_warranty_claims_resolved')) }}"
+            "{{ delete_rows_missing_from('claim_id', ref('stg_jlr_ops__warranty_claims')) }}"
         ],
     )
 }}
+
+{#- The post-hook reads staging's claims: the keys int_warranty_claims_resolved holds (left joins
+    only), without its joins. #}
+-- depends_on: {{ ref('stg_jlr_ops__warranty_claims') }}
 
 with claims as (
     select * from {{ ref('int_warranty_claims_resolved') }} as resolved

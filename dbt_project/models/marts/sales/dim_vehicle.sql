@@ -15,6 +15,21 @@ with vehicles as (
 deliveries as (
     select * from {{ ref('int_vehicle_deliveries') }}
 ),
+{%- if is_incremental() %}
+
+    -- vehicles whose row or orders changed after the newest change this model holds: found
+    -- from the two narrow inputs first (read here apart from the CTEs above, which PostgreSQL
+    -- would otherwise materialise whole), so only those vehicles are described and joined
+    changed as (
+        select changed_vehicles.vin
+        from {{ ref('int_vehicles_described') }} as changed_vehicles
+        {{ changed_since_last_run('changed_vehicles._loaded_at', '_changed_at') }}
+        union distinct
+        select changed_deliveries.vin
+        from {{ ref('int_vehicle_deliveries') }} as changed_deliveries
+        {{ changed_since_last_run('changed_deliveries.last_order_loaded_at', '_changed_at') }}
+    ),
+{%- endif %}
 
 described as (
     select
@@ -43,11 +58,9 @@ described as (
         end as _changed_at
     from vehicles
     left join deliveries on vehicles.vin = deliveries.vin
-),
-
-final as (
-    select * from described
-    {{ changed_since_last_run('described._changed_at') }}
+    {%- if is_incremental() %}
+        where vehicles.vin in (select changed.vin from changed)
+    {%- endif %}
 )
 
-select * from final
+select * from described

@@ -5,10 +5,15 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         post_hook=[
-            "{{ delete_rows_missing_from('order_id', ref('int_sales_orders_resolved')) }}"
+            "{{ delete_rows_missing_from('order_id', ref('stg_jlr_ops__sales_orders'),
+                where='not upstream.is_deleted') }}"
         ],
     )
 }}
+
+{#- The post-hook reads staging's live orders: the same keys as int_sales_orders_resolved, without
+    its joins. #}
+-- depends_on: {{ ref('stg_jlr_ops__sales_orders') }}
 
 with orders as (
     select * from {{ ref('int_sales_orders_resolved') }} as resolved
