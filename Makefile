@@ -18,7 +18,7 @@ FULL_REFRESH ?=
 DOCS_PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status seed changes ingest package deploy docs-publish build docs lint test bench demo lock clean
+.PHONY: help setup up down status seed changes ingest reconcile package deploy docs-publish build docs lint test bench demo lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -48,6 +48,9 @@ else
 	@$(MAKE) --no-print-directory up
 	@$(PY) -m ingestion ingest $(if $(TABLES),--tables $(TABLES)) $(if $(FULL_REFRESH),--full-refresh) $(if $(DRY_RUN),--dry-run) $(if $(LOG_FORMAT),--log-format $(LOG_FORMAT))
 endif
+
+reconcile: up ## Source vs warehouse staging for every table: counts, keys, per-column checksums (exit 1 on a difference)
+	@$(WITH_ENV) $(PY) -m ingestion reconcile $(if $(TABLES),--tables $(TABLES))
 
 package: setup ## Build the Lambda zip, the Glue artifacts and the templates under dist/<version>/
 	@$(VENV)/bin/python -m infra.package

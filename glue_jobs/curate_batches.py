@@ -42,6 +42,7 @@ from ingestion.curated import (
     rejects_prefix,
 )
 from ingestion.errors import CurateError
+from ingestion.faults import crash_point
 from ingestion.lake import Lake
 
 ROWS_PER_FILE = int(os.environ.get("JLR_CURATED_ROWS_PER_FILE", "2000000"))
@@ -283,6 +284,7 @@ def curate_batch(
         len(files),
         0.0,
     )
+    crash_point("curate.before_manifest")
     lake.put_json(
         result.manifest_key,
         {
@@ -309,6 +311,7 @@ def curate_batch(
             "curated_at": datetime.now(UTC).isoformat(),
         },
     )
+    crash_point("curate.batch_committed")
     result.seconds = time.perf_counter() - started
     return result
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from ingestion.errors import CatalogError
 from ingestion.extract import committed_manifests, raw_prefix
+from ingestion.faults import crash_point
 from ingestion.lake import Lake
 
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
@@ -229,6 +230,7 @@ def crawl_table(
         )
     if changed and current is not None:  # keep the superseded version, like GetTableVersions
         catalog.put_version(database, current)
+    crash_point("crawl.before_commit")
     catalog.put_table(database, definition, partitions)
     return CrawlResult(table, version, len(partitions), changed)
 

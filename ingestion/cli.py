@@ -258,6 +258,84 @@ def cmd_ingest_json(config, settings: Settings, tables: list[str], full_refresh:
     return 0 if all(r.status == "ok" for r in runs) else 1
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    from ingestion.reconcile import reconcile
+
+    config = load_source(args.source)
+    tables = select_tables(config, args.tables.split(",") if args.tables else None)
+    settings = Settings.load()
+    database = _source_database(config)
+    started = time.perf_counter()
+    with console.status("reconciling") as status:
+
+        def on_table(result) -> None:
+            status.update(f"reconciled {result.table}")
+            if args.log_format == "json":
+                print(json.dumps({"event": "table_reconciled", **result.as_dict()}), flush=True)
+
+        results = reconcile(
+            config, settings, database, open_lake(settings.lake_uri), tables, on_table
+        )
+    if args.log_format != "json":
+        print_reconciliation(results, time.perf_counter() - started, config.name, database)
+    return 0 if all(r.equal for r in results) else 1
+
+
+def print_reconciliation(results, seconds: float, source: str, database: str) -> None:
+    table = Table(title=f"reconcile: MySQL {database} vs warehouse staging ({source})")
+    for name in (
+        "table",
+        "source rows",
+        "staging rows",
+        "rejected",
+        "missing",
+        "extra",
+        "dup keys",
+        "columns",
+        "result",
+    ):
+        table.add_column(name, justify="left" if name in ("table", "result") else "right")
+    for r in results:
+        if r.error:
+            verdict = f"[red]error[/red] {r.error}"
+        elif r.equal:
+            verdict = "[green]equal[/green]"
+        else:
+            verdict = "[red]differs[/red]" + (
+                f" in {', '.join(r.columns_differing)}" if r.columns_differing else ""
+            )
+        table.add_row(
+            r.table,
+            f"{r.source_rows:,}",
+            f"{r.staging_rows:,}",
+            f"{r.rejected:,}",
+            f"{len(r.missing):,}",
+            f"{len(r.extra):,}",
+            f"{len(r.duplicate_keys):,}",
+            f"{r.columns_compared - len(r.columns_differing)}/{r.columns_compared} equal",
+            verdict,
+        )
+    console.print(table)
+    for r in results:
+        for label, keys in (
+            ("missing", r.missing),
+            ("extra", r.extra),
+            ("duplicate key", r.duplicate_keys),
+        ):
+            if keys:
+                shown = ", ".join(str(k) for k in keys[:5])
+                console.print(
+                    f"  {r.table}: {label} (first {min(5, len(keys))}): {shown}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+    equal = sum(r.equal for r in results)
+    console.print(
+        f"{equal} of {len(results)} tables equal in {seconds:.1f} s"
+        + ("" if equal == len(results) else "; differences above are not explained by rejects")
+    )
+
+
 def cmd_where(args: argparse.Namespace) -> int:
     settings = Settings.load()
     config = load_source(DEFAULT_SOURCE)
@@ -327,6 +405,18 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: $LOG_FORMAT or human)",
     )
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser(
+        "reconcile",
+        help="compare every table's source rows with its staging table (counts, keys, "
+        "per-column checksums); exit 1 on a difference not explained by recorded rejects",
+    )
+    p.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="source YAML file")
+    p.add_argument("--tables", help="comma-separated subset of the configured tables")
+    p.add_argument(
+        "--log-format", choices=["human", "json"], default=os.environ.get("LOG_FORMAT", "human")
+    )
+    p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser("where", help="where the demo's warehouse, lake and docs are")
     p.set_defaults(func=cmd_where)

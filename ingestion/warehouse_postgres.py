@@ -264,7 +264,9 @@ class PostgresWarehouse:
         self, lake: Lake, schema: str, manifest_key: str, manifest: dict, *, superseded: bool
     ) -> LoadResult:
         try:
-            return self._load_batch(lake, schema, manifest_key, manifest, superseded)
+            result = self._load_batch(lake, schema, manifest_key, manifest, superseded)
+            crash_point("load.after_commit")
+            return result
         except psycopg.Error as exc:
             raise LoadError(
                 f"loading {manifest_key} into schema {schema} failed and was rolled back: "

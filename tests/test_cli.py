@@ -37,7 +37,7 @@ def test_unknown_table_is_named(tmp_path):
 def test_help_lists_the_commands():
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("seed", "changes", "ingest", "where"):
+    for command in ("seed", "changes", "ingest", "reconcile", "where"):
         assert command in result.stdout
 
 

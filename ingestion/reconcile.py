@@ -1,0 +1,387 @@
+"""``python -m ingestion reconcile``: is the warehouse's staging table what the source holds?
+
+For every configured table, both sides are read in full and compared on the same normalised
+values: the source's row text (MySQL's own rendering, converters off) goes through what the
+curate job does to it (trim, lowercase emails, salted hashes of PII, zero dates to null, source
+DATETIMEs to UTC); staging's typed values are rendered alike. Compared:
+
+* keys: live source rows (soft-deleted ones do not belong in staging) missing from staging, and
+  staging rows whose key the source no longer has, and keys staging holds twice;
+* an order-independent checksum per column over the keys both sides hold: the sum, modulo
+  2**64, of a 64-bit BLAKE2b digest of each normalised value (nulls included as a marker).
+
+Differences explained by recorded rejects are not differences: a source row the curate job
+rejected (its record, with the reason, is in the lake's rejects zone) is expected to be missing,
+or to be an older version in staging, so keys with a recorded reject are compared by presence
+only. Anything else makes the command exit 1. Run it when no ingest is in flight: rows changed
+at the source after the last extract show as differences, as they should.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import psycopg
+from psycopg import sql
+
+from ingestion.config import SourceConfig
+from ingestion.errors import PlatformError
+from ingestion.extract import TablePlan, plan_table
+from ingestion.lake import Lake
+from ingestion.mysql_source import SourceColumn, connect, quote_ident
+from ingestion.settings import Settings
+from ingestion.typemap import map_column
+from ingestion.warehouse_postgres import pg_connect
+
+MASK = 2**64 - 1
+NULL = b"\x00null"
+SAMPLE = 5  # keys shown per kind of difference
+FETCH = 10_000
+
+Normaliser = Callable[[object], str | None]
+
+
+# ------------------------------------------------------------------ normalised values
+def _text(value: object) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8")
+    return str(value)
+
+
+def _zero_date(text: str) -> bool:
+    return text.startswith("0000-00-00")
+
+
+def _as_int(value: object) -> str:
+    if isinstance(value, bytes):
+        return str(int.from_bytes(value, "big"))
+    return str(int(Decimal(_text(value))))
+
+
+def _as_bool(value: object) -> str:
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, bytes):  # BIT(1)
+        return "t" if int.from_bytes(value, "big") else "f"
+    return "t" if int(_text(value)) else "f"
+
+
+def _as_float(single: bool) -> Normaliser:
+    def normalise(value: object) -> str:
+        number = float(_text(value))
+        if single:  # FLOAT arrives as MySQL's short text and leaves as a PostgreSQL real
+            number = struct.unpack("f", struct.pack("f", number))[0]
+        return repr(number)
+
+    return normalise
+
+
+def _as_decimal(value: object) -> str:
+    return format(Decimal(_text(value)), "f")
+
+
+def _as_date(value: object) -> str | None:
+    if isinstance(value, date):
+        return value.isoformat()
+    text = _text(value)
+    return None if _zero_date(text) else date.fromisoformat(text[:10]).isoformat()
+
+
+def _as_datetime(zone: ZoneInfo | None) -> Normaliser:
+    def normalise(value: object) -> str | None:
+        if isinstance(value, datetime):
+            moment = value
+        else:
+            text = _text(value)
+            if _zero_date(text):
+                return None
+            moment = datetime.fromisoformat(text)
+            if zone is not None:  # a source DATETIME in the source's zone
+                moment = moment.replace(tzinfo=zone)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        return moment.isoformat(sep=" ", timespec="microseconds")
+
+    return normalise
+
+
+def _as_json(value: object) -> str:
+    parsed = json.loads(_text(value)) if isinstance(value, str | bytes) else value
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _as_binary(value: object) -> str:
+    return bytes(value).hex() if not isinstance(value, str) else value.encode("latin-1").hex()
+
+
+def _as_time(value: object) -> str:
+    if isinstance(value, timedelta):  # not expected: TIME travels as MySQL's text
+        raise TypeError("TIME must be read as text")
+    return _text(value)
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """How one column's values are normalised: ``source`` for the source's text, ``staging``
+    for the warehouse's typed value."""
+
+    name: str
+    source: Normaliser
+    staging: Normaliser
+
+
+def column_rules(plan: TablePlan, source_time_zone: str | None, salt: str) -> list[ColumnRule]:
+    cfg = plan.config
+    zone = ZoneInfo(source_time_zone) if source_time_zone else None
+    rules = []
+    for column in plan.columns:
+        base = _base_rule(column, zone)
+        source, staging = base, base
+        if map_column(column.as_dict()).raw == "text" and column.data_type != "decimal":
+            source = _string_rule(column.name, cfg.email_columns, cfg.trim_strings)
+            staging = _text
+        if column.name in cfg.pii_columns:
+            source = _hashed(source, salt)
+            staging = _text
+        rules.append(ColumnRule(column.name, source, staging))
+    return rules
+
+
+def _base_rule(column: SourceColumn, zone: ZoneInfo | None) -> Normaliser:
+    raw = map_column(column.as_dict()).raw
+    if raw == "int":
+        return _as_int
+    if raw == "bits":
+        return _as_int
+    if raw == "bool":
+        return _as_bool
+    if raw == "float":
+        return _as_float(column.data_type == "float")
+    if column.data_type == "decimal":
+        return _as_decimal
+    if raw == "date":
+        return _as_date
+    if raw == "datetime":
+        # only DATETIME is written in the source's zone; TIMESTAMP is read in UTC
+        return _as_datetime(zone if column.data_type == "datetime" else None)
+    if raw == "json":
+        return _as_json
+    if raw == "base64":
+        return _as_binary
+    if raw == "time":
+        return _as_time
+    return _text
+
+
+def _string_rule(name: str, email_columns: list[str], trim: bool) -> Normaliser:
+    def normalise(value: object) -> str | None:
+        text = _text(value)
+        if name in email_columns:
+            text = text.strip(" ").lower()
+            return text or None
+        return text.strip(" ") if trim else text
+
+    return normalise
+
+
+def _hashed(inner: Normaliser, salt: str) -> Normaliser:
+    def normalise(value: object) -> str | None:
+        text = inner(value)
+        if text is None:
+            return None
+        return hashlib.sha256((salt + text).encode("utf-8")).hexdigest()
+
+    return normalise
+
+
+def digest(text: str | None) -> int:
+    data = NULL if text is None else text.encode("utf-8")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
+
+
+# ------------------------------------------------------------------ results
+@dataclass
+class TableReconciliation:
+    table: str
+    source_rows: int = 0  # live rows at the source
+    staging_rows: int = 0
+    rejected: int = 0  # source keys missing from or older in staging, with a recorded reject
+    missing: list = field(default_factory=list)  # live at the source, not in staging
+    extra: list = field(default_factory=list)  # in staging, not live at the source
+    duplicate_keys: list = field(default_factory=list)
+    columns_compared: int = 0
+    columns_differing: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def equal(self) -> bool:
+        return not (
+            self.error
+            or self.missing
+            or self.extra
+            or self.duplicate_keys
+            or self.columns_differing
+        )
+
+    def as_dict(self) -> dict:
+        return {
+            "table": self.table,
+            "equal": self.equal,
+            "source_rows": self.source_rows,
+            "staging_rows": self.staging_rows,
+            "explained_by_rejects": self.rejected,
+            "missing": len(self.missing),
+            "extra": len(self.extra),
+            "duplicate_keys": len(self.duplicate_keys),
+            "columns_compared": self.columns_compared,
+            "columns_differing": self.columns_differing,
+            "sample_missing": self.missing[:SAMPLE],
+            "sample_extra": self.extra[:SAMPLE],
+            "error": self.error,
+        }
+
+
+# ------------------------------------------------------------------ reading both sides
+def rejected_keys(lake: Lake, source: str, plan: TablePlan, rules: dict[str, ColumnRule]):
+    """Normalised keys of every record the curate job rejected for this table, and how many
+    rejects carry no readable key (a corrupt line)."""
+    keys, unkeyed = set(), 0
+    for name in lake.list(f"rejects/{source}/{plan.table}/", ".json"):
+        for line in lake.get_bytes(name).splitlines():
+            try:
+                record = json.loads(json.loads(line)["record"])
+                keys.add(tuple(_key_value(rules[k].source, record[k]) for k in plan.primary_key))
+            except (ValueError, KeyError, TypeError):
+                unkeyed += 1
+    return keys, unkeyed
+
+
+def _key_value(rule: Normaliser, value: object) -> str | None:
+    return None if value is None else rule(value if not isinstance(value, int) else str(value))
+
+
+def _source_rows(settings: Settings, database: str, plan: TablePlan) -> Iterator[tuple]:
+    names = ", ".join(quote_ident(c.name) for c in plan.columns)
+    query = f"select {names} from {quote_ident(database)}.{quote_ident(plan.table)}"
+    with (
+        connect(settings.mysql, database, streaming=True, conv={}) as conn,
+        conn.cursor() as cur,
+    ):
+        cur.execute(query)
+        while rows := cur.fetchmany(FETCH):
+            yield from rows
+
+
+def _staging_rows(settings: Settings, schema: str, plan: TablePlan) -> Iterator[tuple]:
+    query = sql.SQL("select {} from {}").format(
+        sql.SQL(", ").join(sql.Identifier(c.name) for c in plan.columns),
+        sql.Identifier(schema, plan.table),
+    )
+    with (
+        pg_connect(settings.postgres) as conn,
+        conn.transaction(),
+        conn.cursor(name=f"reconcile_{plan.table}") as cur,
+    ):
+        cur.itersize = FETCH
+        cur.execute(query)
+        yield from cur
+
+
+def _is_soft_deleted(value: object) -> bool:
+    return value is not None and _text(value) not in ("0", "false", "")
+
+
+def reconcile_table(
+    config: SourceConfig, settings: Settings, database: str, lake: Lake, table: str
+) -> TableReconciliation:
+    result = TableReconciliation(table)
+    with connect(settings.mysql, database) as conn:
+        plan = plan_table(config, conn, database, table)
+    rules = column_rules(plan, config.connection.source_time_zone, settings.pii_salt)
+    by_name = {r.name: r for r in rules}
+    key_at = [plan.columns.index(plan.column(k)) for k in plan.primary_key]
+    soft = plan.config.soft_delete_column
+    soft_at = plan.columns.index(plan.column(soft)) if soft else None
+    rejects, unkeyed = rejected_keys(lake, config.name, plan, by_name)
+
+    def key_of(row: tuple, side: str) -> tuple:
+        return tuple(None if row[i] is None else getattr(rules[i], side)(row[i]) for i in key_at)
+
+    # keys first (two narrow passes), so that the checksums cover exactly the shared keys
+    staging_keys: set[tuple] = set()
+    for row in _staging_rows(settings, config.warehouse_schema, plan):
+        key = key_of(row, "staging")
+        if key in staging_keys:
+            result.duplicate_keys.append(list(key))
+        staging_keys.add(key)
+        result.staging_rows += 1
+    shared: set[tuple] = set()
+    unexplained_missing = []
+    for row in _source_rows(settings, database, plan):
+        if soft_at is not None and _is_soft_deleted(row[soft_at]):
+            continue
+        result.source_rows += 1
+        key = key_of(row, "source")
+        if key in rejects:
+            result.rejected += 1
+        elif key in staging_keys:
+            shared.add(key)
+        else:
+            unexplained_missing.append(list(key))
+    # a corrupt rejected line carries no key: each explains one otherwise unexplained row
+    explained = min(unkeyed, len(unexplained_missing))
+    result.rejected += explained
+    result.missing = unexplained_missing[explained:]
+    source_keys = shared | {k for k in staging_keys if k in rejects}
+    result.extra = [list(k) for k in staging_keys - source_keys if k not in rejects]
+    # a key staging holds twice is reported as such; its rows would skew every column's sum
+    shared -= {tuple(k) for k in result.duplicate_keys}
+
+    sums = {"source": [0] * len(rules), "staging": [0] * len(rules)}
+    rows = {
+        "source": _source_rows(settings, database, plan),
+        "staging": _staging_rows(settings, config.warehouse_schema, plan),
+    }
+    for side, stream in rows.items():
+        total = sums[side]
+        for row in stream:
+            if key_of(row, side) not in shared:
+                continue
+            for i, rule in enumerate(rules):
+                value = row[i]
+                text = None if value is None else getattr(rule, side)(value)
+                total[i] = (total[i] + digest(text)) & MASK
+    result.columns_compared = len(rules)
+    result.columns_differing = [
+        rule.name for i, rule in enumerate(rules) if sums["source"][i] != sums["staging"][i]
+    ]
+    return result
+
+
+def reconcile(
+    config: SourceConfig,
+    settings: Settings,
+    database: str,
+    lake: Lake,
+    tables: list[str],
+    on_table: Callable[[TableReconciliation], None] | None = None,
+) -> list[TableReconciliation]:
+    results = []
+    for table in tables:
+        try:
+            result = reconcile_table(config, settings, database, lake, table)
+        except (PlatformError, psycopg.Error, ValueError, TypeError) as exc:
+            # one table's failure is reported in its row; the others still run
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            result = TableReconciliation(table, error=message)
+        results.append(result)
+        if on_table:
+            on_table(result)
+    return results
