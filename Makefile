@@ -69,18 +69,20 @@ docs: up ## Generate the dbt docs site (also target/static_index.html) and serve
 	@echo "docs: static site target/static_index.html; serving on http://127.0.0.1:$(DOCS_PORT) (Ctrl-C stops)"
 	@$(WITH_ENV) $(DBT) docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
-lint: up ## ruff on the Python code; sqlfluff (Redshift dialect, dbt templater) on the dbt SQL
+lint: up ## ruff and bandit on the Python code; sqlfluff (Redshift dialect, dbt templater) on the dbt SQL
 	@$(VENV)/bin/ruff check ingestion glue_jobs tests bench infra
 	@$(VENV)/bin/ruff format --check ingestion glue_jobs tests bench infra
+	@$(VENV)/bin/bandit -q -c pyproject.toml -r ingestion glue_jobs infra bench
 	@$(WITH_ENV) $(VENV)/bin/sqlfluff lint dbt_project/models dbt_project/tests dbt_project/snapshots
 
 test: setup ## Run the test suite (starts the local stack; tests use their own databases and lake)
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-bench: up ## Benchmarks: extract vs the mariadb client, every stage (1M rows), load vs psql \copy, incremental dbt (bench/results/)
+bench: up ## Benchmarks: extract vs the mariadb client, every stage (1M rows), load vs psql \copy, incremental dbt, make ingest at SCALE=5 with peak memory per stage (bench/results/)
 	@$(PY) bench/extract_bench.py
 	@$(PY) bench/pipeline_bench.py
 	@$(PY) bench/dbt_bench.py
+	@$(PY) bench/scale_bench.py
 
 demo: ## The whole demo: setup, up, seed, ingest, dbt build, docs generate
 	@$(MAKE) --no-print-directory up

@@ -22,7 +22,7 @@ import json
 import sys
 
 from glue_jobs.curate_batches import CurateOptions, build_spark, curate_table
-from glue_jobs.glue_args import resolve_args
+from glue_jobs.glue_args import failure_summary, resolve_args
 from ingestion.catalog import GlueCatalog, LocalCatalog, crawl_table, raw_database
 from ingestion.config import SOURCES_DIR, load_source
 from ingestion.credentials import pii_salt
@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
     except PlatformError as exc:
         print(json.dumps({"event": "curate_failed", "error": str(exc)}), flush=True)
         print(f"curate: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a disk, a Spark or a driver failure: one line
+        message = failure_summary(exc)
+        print(json.dumps({"event": "curate_failed", "error": message}), flush=True)
         return 1
 
 

@@ -15,6 +15,26 @@ CORRUPT = "_corrupt_record"
 ERRORS = "_errors"
 RAW = "_raw"  # the row's values as read, kept so a rejected row is quarantined as it came
 TIME_PATTERN = r"^-?[0-9]{1,3}:[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?$"
+STRICT_JSON = {
+    "mode": "PERMISSIVE",
+    "columnNameOfCorruptRecord": "_bad",
+    "allowSingleQuotes": "false",
+    "allowNonNumericNumbers": "false",
+    "allowNumericLeadingZeros": "false",
+}
+
+
+def _expected(types: dict[str, str]) -> str:
+    return "valid JSON" if types["raw"] == "json" else f"a valid {types['spark']}"
+
+
+def byte_limit(types: dict[str, str]) -> int | None:
+    """The most bytes a text value may have: its Redshift VARCHAR's length. The same curated
+    data feeds either warehouse, so a value Redshift cannot hold is rejected for both."""
+    redshift = types.get("redshift", "")
+    if types["spark"] == "string" and redshift.startswith("varchar("):
+        return int(redshift[len("varchar(") : -1])
+    return None
 
 
 def raw_read_type(types: dict[str, str]) -> T.DataType:
@@ -45,6 +65,12 @@ def _typed(raw_col: Column, types: dict[str, str]) -> tuple[Column, Column]:
         return raw_col != 0, F.lit(False)
     if raw == "time":
         return raw_col, present & ~raw_col.rlike(TIME_PATTERN)
+    if raw == "json":
+        # strictly valid JSON or a reject (lenient parsers let trailing text, single quotes and
+        # NaN through, which the warehouse's JSONB/SUPER then refuses for the whole batch)
+        wrapped = F.concat(F.lit('{"v":'), raw_col, F.lit("}"))
+        parsed = F.from_json(wrapped, "v string, _bad string", STRICT_JSON)
+        return raw_col, present & parsed["_bad"].isNotNull()
     if raw == "base64":
         value = F.unbase64(raw_col)
         return value, present & ~raw_col.rlike(r"^[A-Za-z0-9+/]*={0,2}$")
@@ -71,10 +97,23 @@ def apply_contract(df: DataFrame, contract: list[dict], primary_key: list[str]) 
                 F.concat(
                     F.lit(f"{name}: value "),
                     F.substring(F.col(name).cast("string"), 1, 80),
-                    F.lit(f" is not a valid {types['spark']} ({col['column_type']})"),
+                    F.lit(f" is not {_expected(types)} ({col['column_type']})"),
                 ),
             )
         )
+        limit = byte_limit(types)
+        if limit is not None:
+            size = F.octet_length(F.col(name))
+            failures.append(
+                F.when(
+                    size > limit,
+                    F.concat(
+                        F.lit(f"{name}: value of "),
+                        size.cast("string"),
+                        F.lit(f" bytes is longer than the warehouse's limit of {limit} bytes"),
+                    ),
+                )
+            )
     for name in primary_key:
         failures.append(F.when(F.col(name).isNull(), F.lit(f"{name}: primary key is null")))
     failures.append(F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed raw record")))

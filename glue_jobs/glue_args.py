@@ -10,7 +10,9 @@ jobs have none of their own).
 from __future__ import annotations
 
 import os
+import re
 import sys
+import traceback
 
 from ingestion.errors import ConfigError
 
@@ -57,3 +59,19 @@ def resolve_args(
     for name in settings:
         os.environ[name] = resolved.pop(name)
     return {**(optional or {}), **resolved}
+
+
+JAVA_CAUSE = re.compile(r"(java\.[\w.$]+(?:Exception|Error): [^\n]*)")
+
+
+def failure_summary(exc: BaseException) -> str:
+    """One line for an unexpected failure of a job (the traceback goes to the job's log): the
+    operating system's error and file, or the Java exception under a Spark failure."""
+    traceback.print_exc(file=sys.stderr)
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename or ''}".rstrip(": ")
+    causes = JAVA_CAUSE.findall(str(exc))
+    if causes:
+        return causes[0]
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"

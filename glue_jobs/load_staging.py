@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import sys
 
-from glue_jobs.glue_args import resolve_args
+from glue_jobs.glue_args import failure_summary, resolve_args
 from ingestion.config import SOURCES_DIR, load_source
 from ingestion.errors import ConfigError, PlatformError
 from ingestion.lake import open_lake
@@ -67,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     except PlatformError as exc:
         print(json.dumps({"event": "load_failed", "error": str(exc)}), flush=True)
         print(f"load: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # noqa: BLE001 - a disk, a Spark or a driver failure: one line
+        message = failure_summary(exc)
+        print(json.dumps({"event": "load_failed", "error": message}), flush=True)
         return 1
     for result in results:
         print(json.dumps({"event": "batch_" + result.status, **result.as_dict()}), flush=True)

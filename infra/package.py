@@ -44,7 +44,7 @@ def pinned(names: list[str]) -> list[str]:
 
 def version() -> str:
     described = subprocess.run(  # noqa: S603 - fixed arguments
-        ["git", "describe", "--always", "--dirty"],  # noqa: S607 - git from PATH, as a user runs it
+        ["git", "describe", "--always", "--dirty"],  # noqa: S607 - git from PATH  # nosec B607
         cwd=ROOT,
         capture_output=True,
         text=True,

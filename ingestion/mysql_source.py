@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import ssl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,13 +14,54 @@ import pymysql
 import pymysql.cursors
 from pymysql.constants import CLIENT
 
-from ingestion.errors import SourceError
+from ingestion.errors import ConfigError, SourceError
 from ingestion.settings import Endpoint
 
 
 def quote_ident(name: str) -> str:
     """Backtick-quote an identifier that was validated against information_schema."""
     return "`" + name.replace("`", "``") + "`"
+
+
+TLS_MODES = ("disabled", "required", "verify_ca", "verify_identity")
+# Worth another try: the server is not (yet) reachable, went away, or is out of connections.
+RETRYABLE = {
+    1040: "too many connections",
+    2002: "server not reachable",
+    2003: "server not reachable (is the stack up? `make up`)",
+    2006: "server went away",
+    2013: "connection lost while connecting",
+}
+
+
+def tls_context() -> ssl.SSLContext | None:
+    """TLS to the source, chosen like the MySQL client's --ssl-mode: JLR_MYSQL_TLS_MODE
+    disabled (default; the local stack is on loopback) | required (encrypted, certificate not
+    checked) | verify_ca (signed by JLR_MYSQL_TLS_CA, or the system's CAs) | verify_identity
+    (verify_ca and the host name; use this for RDS/Aurora with Amazon's CA bundle)."""
+    mode = os.environ.get("JLR_MYSQL_TLS_MODE", "disabled").strip().lower() or "disabled"
+    if mode not in TLS_MODES:
+        raise ConfigError(f"JLR_MYSQL_TLS_MODE is {mode!r}; use one of {', '.join(TLS_MODES)}")
+    if mode == "disabled":
+        return None
+    ca = os.environ.get("JLR_MYSQL_TLS_CA") or None
+    if ca and not os.path.isfile(ca):
+        raise ConfigError(f"JLR_MYSQL_TLS_CA: {ca} is not a file")
+    context = ssl.create_default_context(cafile=ca)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = mode == "verify_identity"
+    if mode == "required":  # encryption without verification, as --ssl-mode=REQUIRED
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _attempts() -> tuple[int, float]:
+    try:
+        attempts = max(1, int(os.environ.get("JLR_MYSQL_CONNECT_ATTEMPTS", "4")))
+        backoff = max(0.0, float(os.environ.get("JLR_MYSQL_CONNECT_BACKOFF", "1")))
+    except ValueError:
+        raise ConfigError("JLR_MYSQL_CONNECT_ATTEMPTS and _BACKOFF must be numbers") from None
+    return attempts, backoff
 
 
 @contextmanager
@@ -29,34 +73,54 @@ def connect(
     local_infile: bool = False,
     conv: dict | None = None,
 ) -> Iterator[pymysql.connections.Connection]:
-    """A utf8mb4 connection in UTC; errors become SourceError without the password."""
-    try:
-        conn = pymysql.connect(
-            host=endpoint.host,
-            port=endpoint.port,
-            user=endpoint.user,
-            password=endpoint.password,
-            database=database,
-            charset="utf8mb4",
-            cursorclass=pymysql.cursors.SSCursor if streaming else pymysql.cursors.Cursor,
-            local_infile=local_infile,
-            client_flag=CLIENT.MULTI_STATEMENTS if local_infile else 0,
-            connect_timeout=10,
-            autocommit=True,
-            conv=conv,
-            init_command="SET time_zone = '+00:00'",
-        )
-    except pymysql.err.OperationalError as exc:
-        code = exc.args[0] if exc.args else "?"
-        hint = {
-            1045: "wrong user or password",
-            1049: "unknown database",
-            2003: "server not reachable (is the stack up? `make up`)",
-        }.get(code, "")
-        where = f"{endpoint.user}@{endpoint.host}:{endpoint.port}/{database or ''}"
-        raise SourceError(
-            f"cannot connect to MySQL {where}: {hint or exc.args[-1]} (error {code})"
-        ) from None
+    """A utf8mb4 connection in UTC; errors become SourceError without the password. An
+    unreachable server is tried again with exponential backoff (JLR_MYSQL_CONNECT_ATTEMPTS,
+    default 4; JLR_MYSQL_CONNECT_BACKOFF, default 1 s, doubling), then reported once."""
+    attempts, backoff = _attempts()
+    context = tls_context()
+    where = f"{endpoint.user}@{endpoint.host}:{endpoint.port}/{database or ''}"
+    started = time.monotonic()
+    for attempt in range(1, attempts + 1):
+        try:
+            conn = pymysql.connect(
+                host=endpoint.host,
+                port=endpoint.port,
+                user=endpoint.user,
+                password=endpoint.password,
+                database=database,
+                charset="utf8mb4",
+                cursorclass=pymysql.cursors.SSCursor if streaming else pymysql.cursors.Cursor,
+                local_infile=local_infile,
+                client_flag=CLIENT.MULTI_STATEMENTS if local_infile else 0,
+                connect_timeout=10,
+                autocommit=True,
+                conv=conv,
+                init_command="SET time_zone = '+00:00'",
+                ssl=context,
+            )
+            break
+        except pymysql.err.OperationalError as exc:
+            code = exc.args[0] if exc.args else "?"
+            detail = str(exc.args[-1]) if exc.args else ""
+            tls_failed = code == 2026 or "SSL" in detail
+            if code in RETRYABLE and not tls_failed and attempt < attempts:
+                time.sleep(backoff * 2 ** (attempt - 1))
+                continue
+            hint = {
+                1045: "wrong user or password",
+                1049: "unknown database",
+                **RETRYABLE,
+            }.get(code, "")
+            if tls_failed:  # not worth retrying: the same certificate fails the same way
+                hint = f"TLS failed (JLR_MYSQL_TLS_MODE): {detail}"
+            tried = (
+                f" after {attempt} attempts over {time.monotonic() - started:.0f} s"
+                if attempt > 1
+                else ""
+            )
+            raise SourceError(
+                f"cannot connect to MySQL {where}: {hint or exc.args[-1]} (error {code}){tried}"
+            ) from None
     try:
         yield conn
     finally:

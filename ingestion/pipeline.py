@@ -93,7 +93,8 @@ def _run_job(
             env={**os.environ, **env, "SPARK_LOCAL_IP": "127.0.0.1"},
             cwd=REPO_ROOT,
         )
-        assert proc.stdout is not None
+        if proc.stdout is None:  # stdout=PIPE always gives one
+            raise PlatformError(f"job {script}: no output pipe")
         for line in proc.stdout:
             log.write(line)
             if line.startswith("{"):

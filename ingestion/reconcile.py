@@ -215,7 +215,8 @@ class TableReconciliation:
     rejected: int = 0  # source keys missing from or older in staging, with a recorded reject
     missing: list = field(default_factory=list)  # live at the source, not in staging
     extra: list = field(default_factory=list)  # in staging, not live at the source
-    duplicate_keys: list = field(default_factory=list)
+    duplicate_keys: list = field(default_factory=list)  # in staging
+    source_duplicate_keys: list = field(default_factory=list)  # explained: curated to one row
     columns_compared: int = 0
     columns_differing: list[str] = field(default_factory=list)
     error: str | None = None
@@ -240,6 +241,7 @@ class TableReconciliation:
             "missing": len(self.missing),
             "extra": len(self.extra),
             "duplicate_keys": len(self.duplicate_keys),
+            "source_duplicate_keys": len(self.source_duplicate_keys),
             "columns_compared": self.columns_compared,
             "columns_differing": self.columns_differing,
             "sample_missing": self.missing[:SAMPLE],
@@ -323,12 +325,16 @@ def reconcile_table(
         staging_keys.add(key)
         result.staging_rows += 1
     shared: set[tuple] = set()
+    seen: set[tuple] = set()
     unexplained_missing = []
     for row in _source_rows(settings, database, plan):
         if soft_at is not None and _is_soft_deleted(row[soft_at]):
             continue
         result.source_rows += 1
         key = key_of(row, "source")
+        if key in seen:  # a key the source holds twice (no unique constraint on it there)
+            result.source_duplicate_keys.append(list(key))
+        seen.add(key)
         if key in rejects:
             result.rejected += 1
         elif key in staging_keys:
@@ -341,8 +347,9 @@ def reconcile_table(
     result.missing = unexplained_missing[explained:]
     source_keys = shared | {k for k in staging_keys if k in rejects}
     result.extra = [list(k) for k in staging_keys - source_keys if k not in rejects]
-    # a key staging holds twice is reported as such; its rows would skew every column's sum
-    shared -= {tuple(k) for k in result.duplicate_keys}
+    # a key staging holds twice is reported as such; its rows would skew every column's sum. A
+    # key the source holds twice is curated to one row (the latest wins): compared by presence.
+    shared -= {tuple(k) for k in result.duplicate_keys + result.source_duplicate_keys}
 
     sums = {"source": [0] * len(rules), "staging": [0] * len(rules)}
     rows = {

@@ -20,21 +20,22 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# name -> default; None means "secret: generated into stack.env".
+GENERATED = None  # a secret: generated into stack.env, never a default in code
+# name -> default
 DEFAULTS: dict[str, str | None] = {
     "JLR_LOCAL_DIR": str(REPO_ROOT / ".local"),
     "JLR_MYSQL_HOST": "127.0.0.1",
     "JLR_MYSQL_PORT": "3307",
     "JLR_MYSQL_USER": "jlr",
-    "JLR_MYSQL_PASSWORD": None,
+    "JLR_MYSQL_PASSWORD": GENERATED,
     "JLR_MYSQL_DATABASE": "jlr_ops",
     "JLR_PG_HOST": "127.0.0.1",
     "JLR_PG_PORT": "5433",
     "JLR_PG_USER": "jlr",
-    "JLR_PG_PASSWORD": None,
+    "JLR_PG_PASSWORD": GENERATED,
     "JLR_PG_DATABASE": "jlr_warehouse",
     "JLR_LAKE_URI": "",  # default derived from JLR_LOCAL_DIR below
-    "JLR_PII_SALT": None,  # salt of the curated zone's PII hashes
+    "JLR_PII_SALT": GENERATED,  # salt of the curated zone's PII hashes
 }
 SECRET_NAMES = tuple(name for name, default in DEFAULTS.items() if default is None)
 

@@ -30,6 +30,7 @@ command -v mariadb >/dev/null 2>&1 || missing+=(mariadb-client)
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the docs-site test's browser
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the local source's TLS certificate
 if ! java -version 2>&1 | grep -qE 'version "(1[7-9]|2[0-9])'; then missing+=(openjdk-17-jre-headless); fi
 PY="$(pick_python || true)"
 if [ -z "$PY" ]; then missing+=(python3); PY=python3; fi

@@ -61,6 +61,27 @@ mariadb_boot_user() { if [ "$(id -u)" = 0 ]; then echo root; else id -un; fi; }
 mariadb_admin() { mariadb-admin --no-defaults --socket="$MSOCK" -u"$(mariadb_boot_user)" "$@"; }
 mariadb_running() { [ -S "$MSOCK" ] && mariadb_admin ping >/dev/null 2>&1; }
 
+# TLS for the source, as a managed MySQL offers it: a CA made once for this stack and a server
+# certificate for the listen address (clients choose with JLR_MYSQL_TLS_MODE; README).
+mariadb_tls() {
+  local dir="$MDIR/tls"
+  [ -s "$dir/server-key.pem" ] && return 0
+  command -v openssl >/dev/null || die "openssl not found: run 'make setup'"
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=jlr local stack CA" \
+    -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" >/dev/null 2>&1 || die "openssl: CA failed"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$JLR_MYSQL_HOST" \
+    -keyout "$dir/server-key.pem" -out "$dir/server.csr" >/dev/null 2>&1 || die "openssl: key failed"
+  printf 'subjectAltName=IP:%s,DNS:localhost\n' "$JLR_MYSQL_HOST" >"$dir/san.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" \
+    -CAcreateserial -days 3650 -extfile "$dir/san.ext" -out "$dir/server-cert.pem" >/dev/null 2>&1 \
+    || die "openssl: certificate failed"
+  rm -f "$dir/server.csr" "$dir/san.ext" "$dir/ca-key.pem"
+  chmod 600 "$dir/server-key.pem"
+  [ "$(id -u)" = 0 ] && chown -R "$MYSQL_OS_USER" "$dir"
+  return 0
+}
+
 mariadb_up() {
   command -v mariadbd >/dev/null || die "mariadbd not found: run 'make setup'"
   own_dir "$MYSQL_OS_USER" "$MDIR"
@@ -73,6 +94,7 @@ by another process (another checkout's stack? stop it with its 'make down'), or 
         --auth-root-authentication-method=socket --skip-test-db >"$MDIR/install.log" 2>&1 \
         || die "mariadb-install-db failed; see $MDIR/install.log"
     fi
+    mariadb_tls
     local extra=()
     [ "$(id -u)" = 0 ] && extra+=(--user="$MYSQL_OS_USER")
     # setsid + closed descriptors: the server outlives this shell and holds no terminal.
@@ -81,6 +103,8 @@ by another process (another checkout's stack? stop it with its 'make down'), or 
       --log-error="$MLOG" --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
       --default-time-zone=+00:00 --local-infile=1 --skip-name-resolve --skip-log-bin \
       --innodb-buffer-pool-size=256M --max-allowed-packet=256M \
+      --ssl-ca="$MDIR/tls/ca.pem" --ssl-cert="$MDIR/tls/server-cert.pem" \
+      --ssl-key="$MDIR/tls/server-key.pem" \
       </dev/null >/dev/null 2>&1 &
     local i
     for i in $(seq 1 60); do

@@ -73,7 +73,7 @@ class Sizes:
 
 # ---------------------------------------------------------------- helpers
 def _rng(seed: int, table: str) -> random.Random:
-    return random.Random(f"{seed}:{table}")  # noqa: S311 - demo data, not security
+    return random.Random(f"{seed}:{table}")  # noqa: S311 - demo data  # nosec B311
 
 
 def _between(rng: random.Random, start: datetime, end: datetime) -> datetime:

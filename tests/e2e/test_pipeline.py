@@ -142,6 +142,7 @@ def test_source_to_marts(settings, tmp_path):
     assert versions[0][0] > 0  # customers changed by `changes` have a second version
 
     check_test_scope(settings, tmp_path)
+    check_contracts_stop_a_type_change(settings, tmp_path)
 
     docs = dbt(settings, tmp_path, "docs", "generate", "--static")
     assert docs.returncode == 0, docs.stdout[-2000:]
@@ -193,6 +194,26 @@ def check_test_scope(settings, tmp_path):
                 f"update {fact} set net_price_gbp = %s, _loaded_at = %s where order_id = %s",
                 [net_price_gbp, loaded_at, order_id],
             )
+
+
+def check_contracts_stop_a_type_change(settings, tmp_path):
+    """The loader refuses type changes other than longer VARCHARs and says to change the staging
+    column deliberately; if someone does, the marts' contracts stop the change there."""
+    view, table = "analytics_staging.stg_jlr_ops__dealers", "jlr_ops_staging.dealers"
+    with pg_connect(settings.postgres) as conn:
+        conn.execute(f"drop view {view} cascade")
+        conn.execute(f"alter table {table} alter column opened_on type timestamp")
+    try:
+        run = dbt(settings, tmp_path, "run", "--select", "stg_jlr_ops__dealers", "dim_dealer")
+        assert run.returncode == 1
+        out = " ".join(run.stdout.split())
+        assert "This model has an enforced contract that failed" in out, out[-2000:]
+        assert "| opened_on | DATETIME | DATE | data type mismatch |" in out, out[-2000:]
+    finally:
+        with pg_connect(settings.postgres) as conn:
+            conn.execute(f"drop view if exists {view} cascade")
+            conn.execute(f"alter table {table} alter column opened_on type date")
+        assert dbt(settings, tmp_path, "run", "--select", "staging", "intermediate").returncode == 0
 
 
 @contextmanager

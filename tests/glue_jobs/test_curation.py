@@ -20,8 +20,13 @@ from ingestion.errors import ConfigError
 
 def contract(**columns):
     return [
-        {"name": n, "types": {"raw": raw, "spark": spark}, "nullable": True, "column_type": mysql}
-        for n, (raw, spark, mysql) in columns.items()
+        {
+            "name": n,
+            "types": {"raw": spec[0], "spark": spec[1], "redshift": (spec[3:] or ("",))[0]},
+            "nullable": True,
+            "column_type": spec[2],
+        }
+        for n, spec in columns.items()
     ]
 
 
@@ -31,6 +36,8 @@ CONTRACT = contract(
     price=("text", "decimal(12,2)", "decimal(12,2)"),
     seen=("datetime", "timestamp_ntz", "datetime"),
     took=("time", "string", "time"),
+    doc=("json", "string", "json", "super"),
+    note=("text", "string", "varchar(5)", "varchar(20)"),
 )
 
 
@@ -82,6 +89,12 @@ def test_good_rows_are_typed_exactly(spark, tmp_path):
         ),
         ({"id": 5, "took": "12 hours"}, "took: value 12 hours is not a valid string (time)"),
         ({"active": 1}, "id: primary key is null"),
+        ({"id": 8, "doc": '{"a": 1} and more'}, 'doc: value {"a": 1} and more is not valid JSON'),
+        ({"id": 9, "doc": "{'a': 1}"}, "doc: value {'a': 1} is not valid JSON (json)"),
+        (
+            {"id": 10, "note": "é" * 11},
+            "note: value of 22 bytes is longer than the warehouse's limit of 20 bytes",
+        ),
         ('{"id": 7, "active": "yes"', "malformed raw record"),
     ],
 )
