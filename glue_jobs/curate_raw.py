@@ -26,7 +26,7 @@ from glue_jobs.glue_args import failure_summary, resolve_args
 from ingestion.catalog import GlueCatalog, LocalCatalog, crawl_table, raw_database
 from ingestion.config import SOURCES_DIR, load_source
 from ingestion.credentials import pii_salt
-from ingestion.errors import ConfigError, PlatformError
+from ingestion.errors import ConfigError
 from ingestion.lake import open_lake
 from ingestion.logs import emit_metrics
 
@@ -74,12 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         return 0
-    except PlatformError as exc:
-        print(json.dumps({"event": "curate_failed", "error": str(exc)}), flush=True)
-        print(f"curate: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # noqa: BLE001 - a disk, a Spark or a driver failure: one line
-        message = failure_summary(exc)
+    except Exception as exc:  # noqa: BLE001 - ours, a disk, Spark or a driver: one line
+        message = failure_summary("curate", exc)
         print(json.dumps({"event": "curate_failed", "error": message}), flush=True)
         return 1
 

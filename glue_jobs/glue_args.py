@@ -14,7 +14,7 @@ import re
 import sys
 import traceback
 
-from ingestion.errors import ConfigError
+from ingestion.errors import ConfigError, PlatformError
 
 try:  # pragma: no cover - only inside AWS Glue
     from awsglue.utils import getResolvedOptions as _glue_resolve
@@ -64,14 +64,21 @@ def resolve_args(
 JAVA_CAUSE = re.compile(r"(java\.[\w.$]+(?:Exception|Error): [^\n]*)")
 
 
-def failure_summary(exc: BaseException) -> str:
-    """One line for an unexpected failure of a job (the traceback goes to the job's log): the
-    operating system's error and file, or the Java exception under a Spark failure."""
-    traceback.print_exc(file=sys.stderr)
-    if isinstance(exc, OSError):
-        return f"{exc.strerror or type(exc).__name__}: {exc.filename or ''}".rstrip(": ")
-    causes = JAVA_CAUSE.findall(str(exc))
-    if causes:
-        return causes[0]
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+def failure_summary(job: str, exc: BaseException) -> str:
+    """One line for a job's failure, also written to its log. Ours (PlatformError) are already
+    one line; for anything else (a disk, Spark, a driver) the traceback goes to the log and the
+    line names the operating system's error and file, or the Java exception under Spark's."""
+    if isinstance(exc, PlatformError):
+        message = str(exc)
+    else:
+        traceback.print_exc(file=sys.stderr)
+        causes = JAVA_CAUSE.findall(str(exc))
+        lines = str(exc).strip().splitlines()
+        if isinstance(exc, OSError):
+            message = f"{exc.strerror or type(exc).__name__}: {exc.filename or ''}".rstrip(": ")
+        elif causes:
+            message = causes[0]
+        else:
+            message = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    print(f"{job}: {message}", file=sys.stderr)
+    return message

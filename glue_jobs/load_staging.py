@@ -22,7 +22,7 @@ import sys
 
 from glue_jobs.glue_args import failure_summary, resolve_args
 from ingestion.config import SOURCES_DIR, load_source
-from ingestion.errors import ConfigError, PlatformError
+from ingestion.errors import ConfigError
 from ingestion.lake import open_lake
 from ingestion.logs import emit_metrics
 from ingestion.warehouse import load_pending
@@ -64,12 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                 args["WAREHOUSE_SCHEMA"],
                 tables,
             )
-    except PlatformError as exc:
-        print(json.dumps({"event": "load_failed", "error": str(exc)}), flush=True)
-        print(f"load: {exc}", file=sys.stderr)
-        return 1
-    except Exception as exc:  # noqa: BLE001 - a disk, a Spark or a driver failure: one line
-        message = failure_summary(exc)
+    except Exception as exc:  # noqa: BLE001 - ours, a disk, Spark or a driver: one line
+        message = failure_summary("load", exc)
         print(json.dumps({"event": "load_failed", "error": message}), flush=True)
         return 1
     for result in results:

@@ -27,6 +27,7 @@ from rich.table import Table
 
 from ingestion.config import load_source, select_tables
 from ingestion.credentials import source_endpoint
+from ingestion.curated import table_rejects_prefix
 from ingestion.errors import PlatformError
 from ingestion.lake import open_lake
 from ingestion.pipeline import Reporter, TableRun, reset_source, run_ingest
@@ -170,7 +171,7 @@ def print_summary(runs: list[TableRun], seconds: float, source: str, lake_uri: s
         if r.rejected:
             console.print(
                 f"{r.table}: {r.rejected:,} rows quarantined with their reasons under "
-                f"{lake_uri}/rejects/{source}/{r.table}/"
+                f"{lake_uri}/{table_rejects_prefix(source, r.table)}"
             )
     catch_up = sum(r.catch_up for r in runs)
     note = f"; also finished {catch_up} batch(es) left by an interrupted run" if catch_up else ""

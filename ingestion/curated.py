@@ -24,8 +24,13 @@ def batch_prefix(source: str, table: str, batch_id: str) -> str:
     return f"curated/{source}/{table}/batch={batch_id}"
 
 
+def table_rejects_prefix(source: str, table: str) -> str:
+    """Where every batch of the table keeps its rejected records."""
+    return f"rejects/{source}/{table}/"
+
+
 def rejects_prefix(source: str, table: str, batch_id: str) -> str:
-    return f"rejects/{source}/{table}/batch={batch_id}"
+    return f"{table_rejects_prefix(source, table)}batch={batch_id}"
 
 
 def curated_manifests(lake: Lake, source: str, table: str) -> list[str]:

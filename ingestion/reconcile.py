@@ -32,6 +32,7 @@ import psycopg
 from psycopg import sql
 
 from ingestion.config import SourceConfig
+from ingestion.curated import table_rejects_prefix
 from ingestion.errors import PlatformError
 from ingestion.extract import TablePlan, plan_table
 from ingestion.lake import Lake
@@ -156,9 +157,7 @@ def column_rules(plan: TablePlan, source_time_zone: str | None, salt: str) -> li
 
 def _base_rule(column: SourceColumn, zone: ZoneInfo | None) -> Normaliser:
     raw = map_column(column.as_dict()).raw
-    if raw == "int":
-        return _as_int
-    if raw == "bits":
+    if raw in ("int", "bits"):
         return _as_int
     if raw == "bool":
         return _as_bool
@@ -199,6 +198,10 @@ def _hashed(inner: Normaliser, salt: str) -> Normaliser:
         return hashlib.sha256((salt + text).encode("utf-8")).hexdigest()
 
     return normalise
+
+
+def _apply(rule: Normaliser, value: object) -> str | None:
+    return None if value is None else rule(value)
 
 
 def digest(text: str | None) -> int:
@@ -255,22 +258,20 @@ def rejected_keys(lake: Lake, source: str, plan: TablePlan, rules: dict[str, Col
     """Normalised keys of every record the curate job rejected for this table, and how many
     rejects carry no readable key (a corrupt line)."""
     keys, unkeyed = set(), 0
-    for name in lake.list(f"rejects/{source}/{plan.table}/", ".json"):
+    for name in lake.list(table_rejects_prefix(source, plan.table), ".json"):
         for line in lake.get_bytes(name).splitlines():
             try:
                 record = json.loads(json.loads(line)["record"])
-                keys.add(tuple(_key_value(rules[k].source, record[k]) for k in plan.primary_key))
+                keys.add(tuple(_apply(rules[k].source, record[k]) for k in plan.primary_key))
             except (ValueError, KeyError, TypeError):
                 unkeyed += 1
     return keys, unkeyed
 
 
-def _key_value(rule: Normaliser, value: object) -> str | None:
-    return None if value is None else rule(value if not isinstance(value, int) else str(value))
-
-
-def _source_rows(settings: Settings, database: str, plan: TablePlan) -> Iterator[tuple]:
-    names = ", ".join(quote_ident(c.name) for c in plan.columns)
+def _source_rows(
+    settings: Settings, database: str, plan: TablePlan, columns: list[str]
+) -> Iterator[tuple]:
+    names = ", ".join(quote_ident(c) for c in columns)
     query = f"select {names} from {quote_ident(database)}.{quote_ident(plan.table)}"
     with (
         connect(settings.mysql, database, streaming=True, conv={}) as conn,
@@ -281,9 +282,11 @@ def _source_rows(settings: Settings, database: str, plan: TablePlan) -> Iterator
             yield from rows
 
 
-def _staging_rows(settings: Settings, schema: str, plan: TablePlan) -> Iterator[tuple]:
+def _staging_rows(
+    settings: Settings, schema: str, plan: TablePlan, columns: list[str]
+) -> Iterator[tuple]:
     query = sql.SQL("select {} from {}").format(
-        sql.SQL(", ").join(sql.Identifier(c.name) for c in plan.columns),
+        sql.SQL(", ").join(sql.Identifier(c) for c in columns),
         sql.Identifier(schema, plan.table),
     )
     with (
@@ -308,17 +311,24 @@ def reconcile_table(
         plan = plan_table(config, conn, database, table)
     rules = column_rules(plan, config.connection.source_time_zone, settings.pii_salt)
     by_name = {r.name: r for r in rules}
-    key_at = [plan.columns.index(plan.column(k)) for k in plan.primary_key]
-    soft = plan.config.soft_delete_column
-    soft_at = plan.columns.index(plan.column(soft)) if soft else None
     rejects, unkeyed = rejected_keys(lake, config.name, plan, by_name)
+    key_rules = [by_name[k] for k in plan.primary_key]
+    soft = plan.config.soft_delete_column
+    everything = [c.name for c in plan.columns]
 
-    def key_of(row: tuple, side: str) -> tuple:
-        return tuple(None if row[i] is None else getattr(rules[i], side)(row[i]) for i in key_at)
+    def key_of(row: tuple, side: str) -> tuple:  # every row read starts with the key
+        pairs = zip(key_rules, row, strict=False)
+        return tuple(_apply(getattr(rule, side), value) for rule, value in pairs)
 
-    # keys first (two narrow passes), so that the checksums cover exactly the shared keys
+    def rows(side: str, columns: list[str]) -> Iterator[tuple]:
+        if side == "source":
+            return _source_rows(settings, database, plan, plan.primary_key + columns)
+        return _staging_rows(settings, config.warehouse_schema, plan, plan.primary_key + columns)
+
+    # keys first, reading only the key (and soft-delete) columns, so that the checksums below
+    # cover exactly the keys both sides hold
     staging_keys: set[tuple] = set()
-    for row in _staging_rows(settings, config.warehouse_schema, plan):
+    for row in rows("staging", []):
         key = key_of(row, "staging")
         if key in staging_keys:
             result.duplicate_keys.append(list(key))
@@ -327,8 +337,8 @@ def reconcile_table(
     shared: set[tuple] = set()
     seen: set[tuple] = set()
     unexplained_missing = []
-    for row in _source_rows(settings, database, plan):
-        if soft_at is not None and _is_soft_deleted(row[soft_at]):
+    for row in rows("source", [soft] if soft else []):
+        if soft and _is_soft_deleted(row[-1]):
             continue
         result.source_rows += 1
         key = key_of(row, "source")
@@ -352,18 +362,13 @@ def reconcile_table(
     shared -= {tuple(k) for k in result.duplicate_keys + result.source_duplicate_keys}
 
     sums = {"source": [0] * len(rules), "staging": [0] * len(rules)}
-    rows = {
-        "source": _source_rows(settings, database, plan),
-        "staging": _staging_rows(settings, config.warehouse_schema, plan),
-    }
-    for side, stream in rows.items():
-        total = sums[side]
-        for row in stream:
+    offset = len(plan.primary_key)
+    for side, total in sums.items():
+        for row in rows(side, everything):
             if key_of(row, side) not in shared:
                 continue
             for i, rule in enumerate(rules):
-                value = row[i]
-                text = None if value is None else getattr(rule, side)(value)
+                text = _apply(getattr(rule, side), row[offset + i])
                 total[i] = (total[i] + digest(text)) & MASK
     result.columns_compared = len(rules)
     result.columns_differing = [

@@ -6,14 +6,17 @@ import sys
 from ingestion.settings import REPO_ROOT
 
 
-def run_cli(*args, env=None):
+def run_cli(*args, env=None, wrapper=(), **popen):
+    """``python -m ingestion <args>`` as a user runs it; ``wrapper`` goes before the interpreter
+    (e.g. setpriv), ``popen`` to subprocess (e.g. preexec_fn)."""
     return subprocess.run(
-        [sys.executable, "-m", "ingestion", *args],
+        [*wrapper, sys.executable, "-m", "ingestion", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         check=False,
         env=env,
+        **popen,
     )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 
 from ingestion.cli import DEFAULT_SOURCE
@@ -17,7 +16,7 @@ from ingestion.demo.changes import apply_changes
 from ingestion.demo.generator import seed_database
 from ingestion.lake import open_lake
 from ingestion.reconcile import reconcile
-from ingestion.settings import REPO_ROOT
+from tests.test_cli import run_cli
 
 TABLES = ["customers", "sales_orders"]  # incremental, PII, rejects, soft and hard deletes
 
@@ -39,14 +38,7 @@ def ingest(settings, crash_at: str | None = None) -> subprocess.CompletedProcess
     env.pop("JLR_CRASH_AT", None)
     if crash_at:
         env["JLR_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "ingestion", "ingest", "--tables", ",".join(TABLES)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return run_cli("ingest", "--tables", ",".join(TABLES), env=env)
 
 
 def test_killed_at_every_crash_point_a_rerun_loses_and_duplicates_nothing(settings):

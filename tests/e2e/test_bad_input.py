@@ -11,8 +11,6 @@ import json
 import os
 import resource
 import signal
-import subprocess
-import sys
 from decimal import Decimal
 
 from ingestion.config import load_source
@@ -20,8 +18,8 @@ from ingestion.lake import open_lake
 from ingestion.mysql_source import connect
 from ingestion.pipeline import run_ingest
 from ingestion.reconcile import reconcile
-from ingestion.settings import REPO_ROOT
 from ingestion.warehouse_postgres import pg_connect
+from tests.test_cli import run_cli
 
 CONFIG = """name: corpus
 database: {database}
@@ -101,17 +99,9 @@ def test_every_bad_row_is_rejected_with_its_reason_and_the_rest_arrives(settings
     assert result.rejected == 3 and len(result.source_duplicate_keys) == 1
 
 
-def ingest_child(settings, tables, env_extra=None, preexec=None):
-    env = {**os.environ, **settings.to_env(), "LOG_FORMAT": "json", **(env_extra or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "ingestion", "ingest", "--tables", tables],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        preexec_fn=preexec,
-    )
+def ingest_child(settings, tables, preexec=None):
+    env = {**os.environ, **settings.to_env(), "LOG_FORMAT": "json"}
+    return run_cli("ingest", "--tables", tables, env=env, preexec_fn=preexec)
 
 
 def _tiny_disk() -> None:
@@ -149,15 +139,13 @@ def test_a_lake_without_permission_is_one_clear_error(settings, tmp_path):
     drop = []
     if os.geteuid() == 0:
         drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--"]
-    env = {**os.environ, **settings.to_env(), "JLR_LAKE_URI": f"file://{lake}"}
-    result = subprocess.run(
-        [*drop, sys.executable, "-m", "ingestion", "ingest", "--tables", "dealers"],
-        cwd=REPO_ROOT,
-        env={**env, "LOG_FORMAT": "json"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    env = {
+        **os.environ,
+        **settings.to_env(),
+        "JLR_LAKE_URI": f"file://{lake}",
+        "LOG_FORMAT": "json",
+    }
+    result = run_cli("ingest", "--tables", "dealers", env=env, wrapper=drop)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
     message = " ".join((result.stdout + result.stderr).split())
     assert "Permission denied" in message and str(lake) in message, message

@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -27,8 +25,8 @@ from ingestion.reconcile import (
     digest,
     reconcile,
 )
-from ingestion.settings import REPO_ROOT
 from ingestion.warehouse_postgres import pg_connect
+from tests.test_cli import run_cli
 
 TABLES = ["customers", "sales_orders"]
 
@@ -83,14 +81,7 @@ def test_reconcile_is_equal_after_an_ingest_and_finds_each_kind_of_difference(se
 
     # through the command line: a table, one line per table as JSON, exit 0
     env = {**os.environ, **settings.to_env()}
-    cli = subprocess.run(
-        [sys.executable, "-m", "ingestion", "reconcile", "--tables", "sales_orders"],
-        cwd=REPO_ROOT,
-        env={**env, "LOG_FORMAT": "json"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    cli = run_cli("reconcile", "--tables", "sales_orders", env={**env, "LOG_FORMAT": "json"})
     assert cli.returncode == 0, cli.stderr
     (line,) = [json.loads(x) for x in cli.stdout.splitlines() if x.startswith("{")]
     assert line["event"] == "table_reconciled" and line["equal"] is True
@@ -122,14 +113,8 @@ def test_reconcile_is_equal_after_an_ingest_and_finds_each_kind_of_difference(se
     assert len(orders.duplicate_keys) == 1 and not orders.missing and not orders.extra
     assert len(customers.missing) == 1 and customers.columns_differing == ["email"]
 
-    cli = subprocess.run(
-        [sys.executable, "-m", "ingestion", "reconcile", "--tables", ",".join(TABLES)],
-        cwd=REPO_ROOT,
-        env={**env, "LOG_FORMAT": "human", "COLUMNS": "160"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    human = {**env, "LOG_FORMAT": "human", "COLUMNS": "160"}
+    cli = run_cli("reconcile", "--tables", ",".join(TABLES), env=human)
     assert cli.returncode == 1
     assert "differs in net_price" in cli.stdout and "Traceback" not in cli.stderr
     assert "not explained by rejects" in cli.stdout
