@@ -17,11 +17,18 @@ import re
 from dataclasses import dataclass
 
 from ingestion.errors import LoadError
-from ingestion.warehouse import AUDIT_COLUMNS, LOADED_AT, is_not_null
+from ingestion.warehouse import (
+    AUDIT_COLUMNS,
+    DELETED_KEY_COLUMNS,
+    DELETED_KEY_SEPARATOR,
+    LOADED_AT,
+    is_not_null,
+)
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,126}$")
-_SAFE_TEXT = re.compile(r"^[A-Za-z0-9_.:/=+\-@, ]{0,1024}$")
+_SAFE_TEXT = re.compile(r"^[A-Za-z0-9_.:/=+\-@,| ]{0,1024}$")
 AUDIT_TABLE = '"ops"."load_audit"'
+DELETED_KEYS_TABLE = '"ops"."deleted_keys"'
 
 
 def ident(*names: str) -> str:
@@ -82,9 +89,15 @@ def create_audit_table() -> list[str]:
         f"{ident(name)} {rs}{' not null' if name == 'manifest_key' else ''}"
         for name, _, rs in AUDIT_COLUMNS
     )
+    deleted = ", ".join(
+        f"{ident(name)} {rs} not null{' default sysdate' if name == 'deleted_at' else ''}"
+        for name, _, rs in DELETED_KEY_COLUMNS
+    )
     return [
         "create schema if not exists ops",
         f"create table if not exists {AUDIT_TABLE} ({columns}, primary key (manifest_key))",
+        f"create table if not exists {DELETED_KEYS_TABLE} ({deleted}) "
+        "diststyle auto compound sortkey (deleted_at)",
     ]
 
 
@@ -246,6 +259,19 @@ def load_transaction(
     if mode == "full":
         steps.append(LoadStep("delete", f"delete from {target} where {owned}"))
     else:
+        key_text = f" || {literal(DELETED_KEY_SEPARATOR)} || ".join(
+            f"cast(b.{ident(k)} as varchar)" for k in primary_key
+        )
+        names_deleted = ", ".join(ident(name) for name, _, _ in DELETED_KEY_COLUMNS)
+        steps.append(
+            LoadStep(
+                "record deletions",
+                f"insert into {DELETED_KEYS_TABLE} ({names_deleted}) select "
+                f"{literal(manifest['source'])}, {literal(manifest['table'])}, {key_text}, "
+                f"{literal(manifest['batch_id'])}, {literal(manifest_key)}, sysdate "
+                f"from {temp} b where b.{ident('_is_deleted')} and {owned}",
+            )
+        )
         steps.append(
             LoadStep("delete", f"delete from {target} t using {temp} b where {pk_join} and {owned}")
         )

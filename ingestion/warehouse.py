@@ -11,6 +11,10 @@ PARQUET``). Both follow the same flow per table:
 3. in one transaction, under a per-table lock: bulk-load into a temporary table, apply it (full:
    replace the rows; incremental: delete the batch's keys, insert its live rows, so tombstones only
    delete), and insert the audit row keyed by the manifest. A manifest already audited is skipped.
+   The keys an incremental batch deletes (its tombstones) are recorded in ``ops.deleted_keys`` in
+   the same transaction, so that models built on staging can remove exactly those keys instead of
+   comparing every row with staging. A full batch records none: it replaces the whole table
+   (its audit row says so, and such models then compare everything once).
 
 Schema policy (both backends, so the local run behaves as production will):
 
@@ -55,6 +59,18 @@ AUDIT_COLUMNS = [
     ("finished_at", "timestamptz", "timestamptz"),
     ("load_id", "text", "varchar(64)"),
 ]
+
+# ops.deleted_keys, one row per key an incremental batch deleted: (column, PostgreSQL, Redshift).
+# key_value is the key as text; the values of a composite key are joined by DELETED_KEY_SEPARATOR.
+DELETED_KEY_COLUMNS = [
+    ("source", "text", "varchar(128)"),
+    ("table_name", "text", "varchar(128)"),
+    ("key_value", "text", "varchar(1024)"),
+    ("batch_id", "text", "varchar(64)"),
+    ("manifest_key", "text", "varchar(1024)"),
+    ("deleted_at", "timestamptz", "timestamptz"),
+]
+DELETED_KEY_SEPARATOR = "|"
 
 
 @dataclass

@@ -4,7 +4,13 @@ One curated batch per transaction, under a per-table advisory lock: the audit ch
 (``COPY ... FROM STDIN``, fed from the curated Parquet by pyarrow record batches rendered as CSV,
 never row-by-row inserts), the apply and the ``ops.load_audit`` row. A full batch truncates the
 table and copies straight into it (``FREEZE``: no second pass over the rows); an incremental batch
-is copied into a temporary table and merged by primary key.
+is copied into a temporary table and merged by primary key, and the keys it deletes are recorded
+in ``ops.deleted_keys``.
+
+Staging tables carry two indexes, PostgreSQL's counterpart of Redshift's sort keys: a unique one
+on the primary key (the merge and the models' lookups by key) and one on ``_loaded_at`` (what dbt
+reads to find the rows changed since its last run). A full batch drops them, copies, and builds
+them again, which is faster than maintaining them row by row.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from ingestion.lake import Lake, LocalLake
 from ingestion.settings import Endpoint
 from ingestion.warehouse import (
     AUDIT_COLUMNS,
+    DELETED_KEY_COLUMNS,
+    DELETED_KEY_SEPARATOR,
     LOADED_AT,
     LoadResult,
     is_not_null,
@@ -37,7 +45,10 @@ from ingestion.warehouse import (
 )
 
 AUDIT_DDL = sql.SQL(
-    "create schema if not exists ops; create table if not exists ops.load_audit ({}); {}"
+    "create schema if not exists ops; create table if not exists ops.load_audit ({}); {}; "
+    "create table if not exists ops.deleted_keys ({}); "
+    "create index if not exists deleted_keys__by_table on ops.deleted_keys "
+    "(source, table_name, deleted_at)"
 ).format(
     sql.SQL(", ").join(
         sql.SQL("{} {}{}").format(
@@ -53,6 +64,14 @@ AUDIT_DDL = sql.SQL(
             sql.Identifier(name), sql.SQL(pg)
         )
         for name, pg, _ in AUDIT_COLUMNS
+    ),
+    sql.SQL(", ").join(
+        sql.SQL("{} {} not null{}").format(
+            sql.Identifier(name),
+            sql.SQL(pg),
+            sql.SQL(" default now()" if name == "deleted_at" else ""),
+        )
+        for name, pg, _ in DELETED_KEY_COLUMNS
     ),
 )
 
@@ -222,6 +241,42 @@ def ensure_staging_table(
             )
 
 
+def staging_indexes(
+    schema: str, table: str, primary_key: list[str]
+) -> list[tuple[sql.Composable, sql.Composable]]:
+    """(drop, create) of each staging index: unique on the primary key, and on _loaded_at."""
+    target = sql.Identifier(schema, table)
+    wanted = [
+        ("pk", "unique ", primary_key),
+        ("loaded_at", "", [LOADED_AT]),
+    ]
+    return [
+        (
+            sql.SQL("drop index if exists {}").format(sql.Identifier(schema, f"{table}__{name}")),
+            sql.SQL("create {}index if not exists {} on {} ({})").format(
+                sql.SQL(unique),
+                sql.Identifier(f"{table}__{name}"),
+                target,
+                sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            ),
+        )
+        for name, unique, columns in wanted
+    ]
+
+
+def key_text(primary_key: list[str], alias: str) -> sql.Composable:
+    """The key as ops.deleted_keys holds it: the value as text, composite keys joined."""
+    parts = [
+        sql.SQL("cast({}.{} as text)").format(sql.Identifier(alias), sql.Identifier(k))
+        for k in primary_key
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    return sql.SQL("concat_ws({}, {})").format(
+        sql.Literal(DELETED_KEY_SEPARATOR), sql.SQL(", ").join(parts)
+    )
+
+
 class PostgresWarehouse:
     def __init__(self, endpoint: Endpoint):
         self.endpoint = endpoint
@@ -291,16 +346,24 @@ class PostgresWarehouse:
             if superseded:
                 self._audit(cur, key, manifest, "superseded", 0, 0, 0, started_wall)
                 return LoadResult(table, batch_id, key, "superseded", 0, 0, 0.0)
-            ensure_staging_table(cur, schema, table, manifest["columns"], manifest["primary_key"])
+            primary_key = manifest["primary_key"]
+            ensure_staging_table(cur, schema, table, manifest["columns"], primary_key)
+            indexes = staging_indexes(schema, table, primary_key)
             if manifest["mode"] == "full":
                 cur.execute(sql.SQL("select count(*) from {}").format(target))
                 deleted = cur.fetchone()[0]  # TRUNCATE reports no row count
                 cur.execute(sql.SQL("truncate {}").format(target))
+                for drop, _ in indexes:
+                    cur.execute(drop)
                 copied, tombstoned = _copy_parquet(
                     cur, lake, manifest["files"], target, names, live_only=True
                 )
                 self._check_copied(manifest, copied)
+                for _, create in indexes:
+                    cur.execute(create)
             else:
+                for _, create in indexes:  # tables made by an earlier version gain them
+                    cur.execute(create)
                 temp = sql.Identifier(f"_batch_{table}")
                 cur.execute(
                     # same columns and types as the batch, no NOT NULL: tombstones carry only keys
@@ -310,9 +373,15 @@ class PostgresWarehouse:
                 )
                 copied, _ = _copy_parquet(cur, lake, manifest["files"], temp, names)
                 self._check_copied(manifest, copied)
+                cur.execute(
+                    sql.SQL(
+                        "insert into ops.deleted_keys (source, table_name, key_value, batch_id, "
+                        "manifest_key) select %s, %s, {}, %s, %s from {} b where b.{}"
+                    ).format(key_text(primary_key, "b"), temp, sql.Identifier("_is_deleted")),
+                    (manifest["source"], table, batch_id, key),
+                )
                 pk = sql.SQL(" and ").join(
-                    sql.SQL("t.{0} = b.{0}").format(sql.Identifier(k))
-                    for k in manifest["primary_key"]
+                    sql.SQL("t.{0} = b.{0}").format(sql.Identifier(k)) for k in primary_key
                 )
                 cur.execute(
                     sql.SQL("delete from {} t using {} b where {}").format(target, temp, pk)

@@ -49,8 +49,13 @@
     {{ return(adapter.dispatch('view_ddl_lock', 'jlr_analytics')(action)) }}
 {%- endmacro %}
 
+{#- Only views take it: a table in these folders (int_vehicle_deliveries) is built without
+    holding up the views, which is safe while no view selects from it (dropping its previous
+    version then drops nothing else). -#}
 {% macro postgres__view_ddl_lock(action) -%}
+    {%- if model.config.materialized == 'view' -%}
     select pg_advisory_{{ action }}(hashtext('jlr_analytics view ddl'))
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro default__view_ddl_lock(action) -%}

@@ -4,10 +4,7 @@
     it differs from the input's. Renders nothing on a full build. -#}
 {% macro changed_since_last_run(column, this_column=none) -%}
     {%- if is_incremental() -%}
-        where {{ column }} > (
-            select max(existing.{{ this_column or column.split('.')[-1] }})
-            from {{ this }} as existing
-        )
+        where {{ column }} > {{ last_change(this_column or column.split('.')[-1]) }}
     {%- endif -%}
 {%- endmacro %}
 

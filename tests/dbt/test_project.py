@@ -135,12 +135,15 @@ def test_every_model_seed_snapshot_and_column_is_documented(manifest):
 
 
 def test_every_source_table_has_freshness(manifest):
+    # a table may opt out only with a reason (dbt-project-evaluator's exceptions, by hand)
     stale = [
         s["name"]
         for s in manifest["sources"].values()
-        if not s.get("loaded_at_field") or not (s.get("freshness") or {}).get("error_after")
+        if not s["meta"].get("freshness_exempt")
+        and (not s.get("loaded_at_field") or not (s.get("freshness") or {}).get("error_after"))
     ]
-    assert stale == []
+    exempt = [s["name"] for s in manifest["sources"].values() if s["meta"].get("freshness_exempt")]
+    assert stale == [] and exempt == ["deleted_keys"]
 
 
 def test_every_model_has_a_primary_key_test_and_every_mart_a_contract(manifest):
@@ -179,6 +182,15 @@ def test_the_layers_keep_their_rules(manifest):
             problems.append(f"{name}: intermediate models are named int_*")
         if "/marts/" in path and not parents:
             problems.append(f"{name}: a root model")
+    # the view DDL lock (macros/cross_database.sql) leaves tables out: safe only while no view
+    # selects from one, since rebuilding a table drops the views on its previous version
+    problems += [
+        f"{nodes[c]['name']}: a view on the table {nodes[k]['name']}"
+        for k, kids in children.items()
+        if k in nodes and nodes[k]["config"]["materialized"] != "view"
+        for c in kids
+        if nodes[c]["config"]["materialized"] == "view"
+    ]
     problems += [
         f"{nodes[k]['name']}: fanout {len(c)} > 3"
         for k, c in children.items()

@@ -108,6 +108,22 @@ def test_a_batch_loads_once_and_merges_by_key(settings):
         (2, Decimal("9.99")),
     ]
     assert rows(settings, "select count(*), sum(rows_loaded) from ops.load_audit") == [(2, 4)]
+    # the tombstone's key is recorded for the models built on staging, in the same transaction
+    assert rows(
+        settings,
+        "select source, table_name, key_value, batch_id, deleted_at = l._loaded_at "
+        "from ops.deleted_keys, (select max(_loaded_at) as _loaded_at from stg.items) l",
+    ) == [("src", "items", "3", "b2", True)]
+    assert staging_indexes(settings) == {
+        "items__pk": "CREATE UNIQUE INDEX items__pk ON stg.items USING btree (id)",
+        "items__loaded_at": "CREATE INDEX items__loaded_at ON stg.items USING btree (_loaded_at)",
+    }
+
+
+def staging_indexes(settings):
+    return dict(
+        rows(settings, "select indexname, indexdef from pg_indexes where schemaname = 'stg'")
+    )
 
 
 def test_full_batches_replace_and_older_waiting_ones_are_superseded(settings):
@@ -117,6 +133,9 @@ def test_full_batches_replace_and_older_waiting_ones_are_superseded(settings):
     results = load_into_postgres(settings.postgres, lake, "src", "stg", ["items"])
     assert [r.status for r in results] == ["superseded", "loaded"]
     assert rows(settings, "select id from stg.items order by id") == [(2,), (5,)]
+    # dropped for the bulk copy and built again; a full batch records no deleted keys
+    assert sorted(staging_indexes(settings)) == ["items__loaded_at", "items__pk"]
+    assert rows(settings, "select count(*) from ops.deleted_keys") == [(0,)]
 
 
 def test_a_failing_batch_leaves_nothing_behind(settings):

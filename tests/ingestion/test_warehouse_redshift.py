@@ -49,12 +49,12 @@ MANIFEST = {
 }
 
 
-def load_steps(mode="incremental", superseded=False, load_id="0f" * 16):
+def load_steps(mode="incremental", superseded=False, load_id="0f" * 16, primary_key=("id",)):
     return rsql.load_transaction(
         schema="jlr_ops_staging",
         table="items",
         columns=COLUMNS,
-        primary_key=["id"],
+        primary_key=list(primary_key),
         mode=mode,
         copy_manifest_url="s3://jlr-lake/curated/jlr_ops/items/batch=x/_redshift_copy.json",
         iam_role_arn=ROLE,
@@ -89,6 +89,8 @@ def every_statement() -> list[tuple[str, str]]:
     for mode, superseded in (("incremental", False), ("full", False), ("full", True)):
         label = "superseded" if superseded else mode
         named += [(f"{label} load: {s.name}", s.sql) for s in load_steps(mode, superseded)]
+    composite = load_steps(primary_key=("id", "note"))
+    named += [(f"composite key: {s.name}", s.sql) for s in composite if "deletions" in s.name]
     return named
 
 
@@ -122,6 +124,7 @@ def test_the_load_transaction_is_guarded_for_exactly_once():
         "copy",
         "count check",
         "audit",
+        "record deletions",
         "delete",
         "insert",
     ]

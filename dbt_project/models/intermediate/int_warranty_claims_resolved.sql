@@ -6,10 +6,6 @@ vehicles as (
     select * from {{ ref('int_vehicles_described') }}
 ),
 
-deliveries as (
-    select * from {{ ref('int_vehicle_deliveries') }}
-),
-
 dealers as (
     select dealer_id from {{ ref('stg_jlr_ops__dealers') }}
 ),
@@ -30,10 +26,6 @@ resolved as (
         claims.part_id,
         parts.part_category,
         claims.claimed_on,
-        deliveries.in_service_on,
-        cast(
-            {{ dbt.datediff('deliveries.in_service_on', 'claims.claimed_on', 'month') }} as integer -- noqa: LT05
-        ) as months_in_service,
         claims.failure_mileage,
         claims.labour_hours,
         claims.repair_seconds,
@@ -44,7 +36,6 @@ resolved as (
         claims._loaded_at
     from claims
     left join vehicles on claims.vin = vehicles.vin
-    left join deliveries on claims.vin = deliveries.vin
     left join dealers on claims.dealer_id = dealers.dealer_id
     left join parts on claims.part_id = parts.part_id
 )

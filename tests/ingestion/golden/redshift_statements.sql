@@ -4,6 +4,9 @@ create schema if not exists ops;
 -- audit table 2
 create table if not exists "ops"."load_audit" ("manifest_key" varchar(1024) not null, "source" varchar(128), "table_name" varchar(128), "batch_id" varchar(64), "mode" varchar(16), "status" varchar(16), "rows_extracted" bigint, "rows_rejected" bigint, "duplicates_removed" bigint, "rows_curated" bigint, "rows_loaded" bigint, "rows_deleted" bigint, "rows_tombstoned" bigint, "started_at" timestamptz, "finished_at" timestamptz, "load_id" varchar(64), primary key (manifest_key));
 
+-- audit table 3
+create table if not exists "ops"."deleted_keys" ("source" varchar(128) not null, "table_name" varchar(128) not null, "key_value" varchar(1024) not null, "batch_id" varchar(64) not null, "manifest_key" varchar(1024) not null, "deleted_at" timestamptz not null default sysdate) diststyle auto compound sortkey (deleted_at);
+
 -- create schema
 create schema if not exists "jlr_ops_staging";
 
@@ -46,6 +49,9 @@ select 1 / (case when count(*) = 5 then 1 else 0 end) from "_batch_items";
 -- incremental load: audit
 insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'incremental', 'loaded', 6, 1, 0, 5, (select count(*) from "_batch_items" where not "_is_deleted"), (select count(*) from "jlr_ops_staging"."items" t join "_batch_items" b on t."id" = b."id"), (select count(*) from "_batch_items" where "_is_deleted"), sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f' where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
 
+-- incremental load: record deletions
+insert into "ops"."deleted_keys" ("source", "table_name", "key_value", "batch_id", "manifest_key", "deleted_at") select 'jlr_ops', 'items', cast(b."id" as varchar), '20261124T080000Z', 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', sysdate from "_batch_items" b where b."_is_deleted" and exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
+
 -- incremental load: delete
 delete from "jlr_ops_staging"."items" t using "_batch_items" b where t."id" = b."id" and exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
 
@@ -78,4 +84,7 @@ lock "ops"."load_audit", "jlr_ops_staging"."items";
 
 -- superseded load: audit
 insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'full', 'superseded', 6, 1, 0, 5, 0, 0, 0, sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f' where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
+
+-- composite key: record deletions
+insert into "ops"."deleted_keys" ("source", "table_name", "key_value", "batch_id", "manifest_key", "deleted_at") select 'jlr_ops', 'items', cast(b."id" as varchar) || '|' || cast(b."note" as varchar), '20261124T080000Z', 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', sysdate from "_batch_items" b where b."_is_deleted" and exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
 

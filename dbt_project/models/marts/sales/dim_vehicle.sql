@@ -4,9 +4,19 @@
         unique_key='vin',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        post_hook=["{{ delete_rows_missing_from('vin', ref('int_vehicles_described')) }}"],
+        pre_hook=[
+            "{{ delete_changed_and_deleted_keys('vin', dbt.type_string(),
+                ref('stg_jlr_ops__vehicles'), 'vehicles', last_changed_at='_changed_at') }}",
+            "{{ delete_keys_missing_after_replacement('vin', ref('int_vehicles_described'),
+                'vehicles', last_changed_at='_changed_at') }}",
+        ],
     )
 }}
+
+{#- The pre-hooks remove the vehicles changed in staging or deleted from it (those still described
+    are inserted again below) and, after a replacement of staging, any no longer described. #}
+-- depends_on: {{ ref('stg_jlr_ops__vehicles') }}
+-- depends_on: {{ ref('int_staging_deletions') }}
 
 with vehicles as (
     select * from {{ ref('int_vehicles_described') }}

@@ -4,21 +4,25 @@
         unique_key='order_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        post_hook=[
-            "{{ delete_rows_missing_from('order_id', ref('stg_jlr_ops__sales_orders'),
-                where='not upstream.is_deleted') }}"
+        pre_hook=[
+            "{{ delete_changed_and_deleted_keys('order_id', 'numeric(20, 0)',
+                ref('stg_jlr_ops__sales_orders'), 'sales_orders') }}",
+            "{{ delete_keys_missing_after_replacement('order_id',
+                ref('stg_jlr_ops__sales_orders'), 'sales_orders',
+                where='not upstream.is_deleted') }}",
         ],
     )
 }}
 
-{#- The post-hook reads staging's live orders: the same keys as int_sales_orders_resolved, without
-    its joins. #}
+{#- The pre-hooks read staging's orders (changed ones by _loaded_at; live ones after a
+    replacement): the keys of int_sales_orders_resolved, without its joins. #}
 -- depends_on: {{ ref('stg_jlr_ops__sales_orders') }}
+-- depends_on: {{ ref('int_staging_deletions') }}
 
 with orders as (
-    select * from {{ ref('int_sales_orders_resolved') }} as resolved
-    -- orders (re)loaded since the last run; deletions are applied by the post-hook
-    {{ changed_since_last_run('resolved._loaded_at') }}
+    select * from {{ ref('int_sales_orders_resolved') }}
+    -- orders (re)loaded since the last run; the pre-hooks removed changed and deleted ones
+    {{ changed_since_last_run('_loaded_at') }}
 ),
 
 vehicles as (

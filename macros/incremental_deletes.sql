@@ -1,0 +1,60 @@
+{#- Pre-hooks of the incremental marts: before a run merges what changed, remove from the mart
+    every key that changed in staging or was deleted from it since the mart's last run (the run
+    then inserts the live changed rows again), so that an incremental run honours soft and hard
+    deletes like a full one while reading only what changed: the changed rows through staging's
+    _loaded_at index, the deleted keys from int_staging_deletions (the load job records them).
+
+    `last_changed_at` is the mart's own change column; rows of staging are compared on
+    `changed_at`. Render nothing on a full build. -#}
+{% macro delete_changed_and_deleted_keys(key, key_type, upstream, table_name,
+        changed_at='_loaded_at', last_changed_at='_loaded_at', source_name='jlr_ops') -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    where {{ key }} in (
+        select upstream.{{ key }}
+        from {{ upstream }} as upstream
+        where upstream.{{ changed_at }} > {{ last_change(last_changed_at) }}
+        union all
+        select cast(deletions.key_value as {{ key_type }})
+        from {{ ref('int_staging_deletions') }} as deletions
+        where
+            deletions.source_name = '{{ source_name }}'
+            and deletions.table_name = '{{ table_name }}'
+            and not deletions.is_table_replaced
+            and deletions.deleted_at > {{ last_change(last_changed_at) }}
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- After a full batch replaced the staging table, any key may have gone without a tombstone:
+    only then compare every key of the mart with staging (`where` narrows staging's rows, e.g. to
+    the live ones). Renders nothing on a full build; reads nothing when no replacement happened
+    since the mart's last run. -#}
+{% macro delete_keys_missing_after_replacement(key, upstream, table_name, where=none,
+        last_changed_at='_loaded_at', source_name='jlr_ops') -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    where
+        exists (
+            select 1
+            from {{ ref('int_staging_deletions') }} as deletions
+            where
+                deletions.source_name = '{{ source_name }}'
+                and deletions.table_name = '{{ table_name }}'
+                and deletions.is_table_replaced
+                and deletions.deleted_at > {{ last_change(last_changed_at) }}
+        )
+        and not exists (
+            select 1 from {{ upstream }} as upstream
+            where upstream.{{ key }} = {{ this }}.{{ key }}
+            {%- if where %} and {{ where }}{% endif %}
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The newest change the model holds. -#}
+{% macro last_change(column) -%}
+    (select max(existing.{{ column }}) from {{ this }} as existing)
+{%- endmacro %}
