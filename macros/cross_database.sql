@@ -60,3 +60,18 @@
 
 {% macro default__view_ddl_lock(action) -%}
 {%- endmacro %}
+
+{#- True when the column's value is among those a subquery returns. PostgreSQL runs an array of
+    them once and pushes `= any(...)` into views as an index condition (a plain IN would be a
+    join, planned after the view is read whole); elsewhere, IN. -#}
+{% macro matches_any_of(column, subquery) -%}
+    {{ return(adapter.dispatch('matches_any_of', 'jlr_analytics')(column, subquery)) }}
+{%- endmacro %}
+
+{% macro postgres__matches_any_of(column, subquery) -%}
+    {{ column }} = any(array({{ subquery }}))
+{%- endmacro %}
+
+{% macro default__matches_any_of(column, subquery) -%}
+    {{ column }} in ({{ subquery }})
+{%- endmacro %}

@@ -13,7 +13,8 @@ pseudonymised as (
         has_marketing_opt_in,
         created_at,
         updated_at,
-        is_deleted
+        is_deleted,
+        _loaded_at
     from customers
 )
 

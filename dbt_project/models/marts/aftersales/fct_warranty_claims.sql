@@ -20,7 +20,18 @@
 
 with claims as (
     select * from {{ ref('int_warranty_claims_resolved') }}
-    {{ changed_since_last_run('_loaded_at') }}
+    {%- if is_incremental() %}
+        as resolved
+        -- claims changed since the last run, and the claims of vehicles whose orders changed
+        -- (their service start may have moved); a plain IN: claims have no index on vin, so
+        -- PostgreSQL hashes the changed VINs once
+        where
+            resolved._loaded_at > {{ last_change('_loaded_at') }}
+            or resolved.vin in (
+                select changed.vin from {{ ref('int_vehicle_deliveries') }} as changed
+                where changed.last_order_loaded_at > {{ last_change('_loaded_at') }}
+            )
+    {%- endif %}
 ),
 
 -- joined here rather than in int_warranty_claims_resolved: a view on this table would be

@@ -25,21 +25,6 @@ with vehicles as (
 deliveries as (
     select * from {{ ref('int_vehicle_deliveries') }}
 ),
-{%- if is_incremental() %}
-
-    -- vehicles whose row or orders changed after the newest change this model holds: found
-    -- from the two narrow inputs first (read here apart from the CTEs above, which PostgreSQL
-    -- would otherwise materialise whole), so only those vehicles are described and joined
-    changed as (
-        select changed_vehicles.vin
-        from {{ ref('int_vehicles_described') }} as changed_vehicles
-        {{ changed_since_last_run('changed_vehicles._loaded_at', '_changed_at') }}
-        union distinct
-        select changed_deliveries.vin
-        from {{ ref('int_vehicle_deliveries') }} as changed_deliveries
-        {{ changed_since_last_run('changed_deliveries.last_order_loaded_at', '_changed_at') }}
-    ),
-{%- endif %}
 
 described as (
     select
@@ -69,7 +54,14 @@ described as (
     from vehicles
     left join deliveries on vehicles.vin = deliveries.vin
     {%- if is_incremental() %}
-        where vehicles.vin in (select changed.vin from changed)
+        -- vehicles whose row or orders (soft-deleted ones included) changed after the newest
+        -- change this model holds; the first condition reaches staging's _loaded_at index, the
+        -- second its primary key
+        where
+            vehicles._loaded_at > {{ last_change('_changed_at') }}
+            or {{ matches_any_of('vehicles.vin',
+                'select changed.vin from ' ~ ref('int_vehicle_deliveries') ~ ' as changed'
+                ~ ' where changed.last_order_loaded_at > ' ~ last_change('_changed_at')) }}
     {%- endif %}
 )
 

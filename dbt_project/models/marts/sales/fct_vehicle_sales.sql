@@ -27,6 +27,13 @@ with orders as (
 
 vehicles as (
     select * from {{ ref('int_vehicles_described') }}
+    {%- if is_incremental() %}
+        as described
+        -- only the vehicles of the changed orders, looked up by VIN
+        where {{ matches_any_of('described.vin',
+            'select changed.vin from ' ~ ref('stg_jlr_ops__sales_orders') ~ ' as changed'
+            ~ ' where changed._loaded_at > ' ~ last_change('_loaded_at')) }}
+    {%- endif %}
 ),
 
 final as (
