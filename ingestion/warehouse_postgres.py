@@ -44,20 +44,22 @@ from ingestion.warehouse import (
     schema_changes,
 )
 
+
+def _column_defs(columns: list[tuple[str, str, str]], extra: dict[str, str]) -> sql.Composable:
+    """``name type [extra]`` for each (name, PostgreSQL type, Redshift type)."""
+    return sql.SQL(", ").join(
+        sql.SQL("{} {}{}").format(sql.Identifier(name), sql.SQL(pg), sql.SQL(extra.get(name, "")))
+        for name, pg, _ in columns
+    )
+
+
 AUDIT_DDL = sql.SQL(
     "create schema if not exists ops; create table if not exists ops.load_audit ({}); {}; "
     "create table if not exists ops.deleted_keys ({}); "
     "create index if not exists deleted_keys__by_table on ops.deleted_keys "
     "(source, table_name, deleted_at)"
 ).format(
-    sql.SQL(", ").join(
-        sql.SQL("{} {}{}").format(
-            sql.Identifier(name),
-            sql.SQL(pg),
-            sql.SQL(" primary key" if name == "manifest_key" else ""),
-        )
-        for name, pg, _ in AUDIT_COLUMNS
-    ),
+    _column_defs(AUDIT_COLUMNS, {"manifest_key": " primary key"}),
     # tables created by an earlier version gain the newer columns
     sql.SQL("; ").join(
         sql.SQL("alter table ops.load_audit add column if not exists {} {}").format(
@@ -65,13 +67,10 @@ AUDIT_DDL = sql.SQL(
         )
         for name, pg, _ in AUDIT_COLUMNS
     ),
-    sql.SQL(", ").join(
-        sql.SQL("{} {} not null{}").format(
-            sql.Identifier(name),
-            sql.SQL(pg),
-            sql.SQL(" default now()" if name == "deleted_at" else ""),
-        )
-        for name, pg, _ in DELETED_KEY_COLUMNS
+    _column_defs(
+        DELETED_KEY_COLUMNS,
+        {name: " not null" for name, _, _ in DELETED_KEY_COLUMNS}
+        | {"deleted_at": " not null default now()"},
     ),
 )
 
