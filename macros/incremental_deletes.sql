@@ -16,12 +16,7 @@
         where upstream.{{ changed_at }} > {{ last_change(last_changed_at) }}
         union all
         select cast(deletions.key_value as {{ key_type }})
-        from {{ ref('int_staging_deletions') }} as deletions
-        where
-            deletions.source_name = '{{ source_name }}'
-            and deletions.table_name = '{{ table_name }}'
-            and not deletions.is_table_replaced
-            and deletions.deleted_at > {{ last_change(last_changed_at) }}
+        {{ staging_deletions_since(source_name, table_name, false, last_changed_at) }}
     )
     {%- endif -%}
 {%- endmacro %}
@@ -38,12 +33,7 @@
     where
         exists (
             select 1
-            from {{ ref('int_staging_deletions') }} as deletions
-            where
-                deletions.source_name = '{{ source_name }}'
-                and deletions.table_name = '{{ table_name }}'
-                and deletions.is_table_replaced
-                and deletions.deleted_at > {{ last_change(last_changed_at) }}
+            {{ staging_deletions_since(source_name, table_name, true, last_changed_at) }}
         )
         and not exists (
             select 1 from {{ upstream }} as upstream
@@ -54,7 +44,13 @@
 {%- endmacro %}
 
 
-{#- The newest change the model holds. -#}
-{% macro last_change(column) -%}
-    (select max(existing.{{ column }}) from {{ this }} as existing)
+{#- `from ... where ...` over what the staging table lost since the mart's newest change: its
+    deleted keys, or (`replaced`) the full batches that replaced it. -#}
+{% macro staging_deletions_since(source_name, table_name, replaced, last_changed_at) -%}
+    from {{ ref('int_staging_deletions') }} as deletions
+    where
+        deletions.source_name = '{{ source_name }}'
+        and deletions.table_name = '{{ table_name }}'
+        and {{ '' if replaced else 'not ' }}deletions.is_table_replaced
+        and deletions.deleted_at > {{ last_change(last_changed_at) }}
 {%- endmacro %}

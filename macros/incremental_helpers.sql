@@ -1,10 +1,14 @@
-{#- On an incremental run, keep only the rows whose change time is later than the newest one
-    the model already holds (strictly later: a load commits its rows with one _loaded_at, and the
-    model only ever saw committed loads). `this_column` names the model's own change column when
-    it differs from the input's. Renders nothing on a full build. -#}
-{% macro changed_since_last_run(column, this_column=none) -%}
+{#- The newest change the model holds: rows changed strictly later are new to it (a load commits
+    its rows with one _loaded_at, and the model only ever saw committed loads). -#}
+{% macro last_change(column) -%}
+    (select max(existing.{{ column }}) from {{ this }} as existing)
+{%- endmacro %}
+
+{#- On an incremental run, keep only the rows changed after the newest change the model holds, in
+    a column of the same name. Renders nothing on a full build. -#}
+{% macro changed_since_last_run(column) -%}
     {%- if is_incremental() -%}
-        where {{ column }} > {{ last_change(this_column or column.split('.')[-1]) }}
+        where {{ column }} > {{ last_change(column) }}
     {%- endif -%}
 {%- endmacro %}
 
