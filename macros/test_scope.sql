@@ -12,7 +12,8 @@
     row: the nightly full check, `--vars '{test_scope: all}'`), `changed` (changed rows even on
     --full-refresh; lets an offline compile show the scoped SQL).
     Not scoped: tests of small models (no changed_at), source tests (the staging row counts
-    against ops.load_audit), singular tests: they always read everything. -#}
+    against ops.load_audit). Singular tests over the large models scope themselves with
+    clean_run_start() below. -#}
 
 {% macro get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
@@ -31,26 +32,41 @@
 
 
 {% macro changed_rows_condition() -%}
+    {%- set tested = graph.nodes.get(model.attached_node) if model.attached_node else none -%}
+    {%- set column = tested.config.meta.get('changed_at') if tested else none -%}
+    {%- set since = clean_run_start() if column else none -%}
+    {%- if not since -%}
+        {%- do return('') -%}
+    {%- endif -%}
+    {%- do return(adapter.quote(column) ~ ' >= ' ~ since) -%}
+{%- endmacro %}
+
+
+{#- The start of the last clean run, as SQL, when this run's tests read only what changed since;
+    none when they read every row (test_scope all, or --full-refresh under auto). Singular tests
+    scope themselves with it (`literal=true`): in a command that runs the project's hooks (build,
+    test) it is read first and written as a timestamp, so that the planner sees how few rows
+    pass it and looks them up by index; elsewhere (compile) it stays a subquery. -#}
+{% macro clean_run_start(literal=false) -%}
     {%- set scope = var('test_scope', 'auto') -%}
     {%- if scope not in ['auto', 'all', 'changed'] -%}
         {%- do exceptions.raise_compiler_error(
             "var test_scope is '" ~ scope ~ "'; use auto, all or changed") -%}
     {%- endif -%}
     {%- if scope == 'all' or (scope == 'auto' and flags.FULL_REFRESH) -%}
-        {%- do return('') -%}
+        {%- do return(none) -%}
     {%- endif -%}
-    {%- set tested = graph.nodes.get(model.attached_node) if model.attached_node else none -%}
-    {%- set column = tested.config.meta.get('changed_at') if tested else none -%}
-    {%- if not column -%}
-        {%- do return('') -%}
-    {%- endif -%}
-    {%- set condition -%}
-        {{ adapter.quote(column) }} >= (
+    {%- set since -%}
+        (
             select coalesce(max(started_at), cast('1900-01-01' as {{ dbt.type_timestamp() }}))
             from {{ invocation_log() }} where is_clean
         )
     {%- endset -%}
-    {%- do return(condition) -%}
+    {%- if literal and scope_reads_database() -%}
+        {%- set started = run_query('select ' ~ since).columns[0][0] -%}
+        {%- do return("cast('" ~ started.isoformat() ~ "' as timestamptz)") -%}
+    {%- endif -%}
+    {%- do return(since) -%}
 {%- endmacro %}
 
 
@@ -113,4 +129,30 @@
         is_clean = whole_project and {{ 'true' if (flags.WHICH in ['build', 'test']
             and tests and not broken) else 'false' }}
     where invocation_id = '{{ invocation_id }}'
+{%- endmacro %}
+
+
+{#- Whether a full batch replaced the staging table since `since` (then any key may have gone
+    without a tombstone, and a scoped singular test compares every key instead). -#}
+{% macro staging_replaced_since(table_name, since, source_name='jlr_ops') -%}
+    {%- if not scope_reads_database() -%}
+        {%- do return(false) -%}
+    {%- endif -%}
+    {%- set replaced -%}
+        select count(*) from {{ ref('int_staging_deletions') }}
+        where
+            source_name = '{{ source_name }}'
+            and table_name = '{{ table_name }}'
+            and is_table_replaced
+            and deleted_at >= {{ since }}
+    {%- endset -%}
+    {%- do return(run_query(replaced).columns[0][0] > 0) -%}
+{%- endmacro %}
+
+
+{#- Whether a singular test may read the warehouse while it is compiled: only when it runs in a
+    command that ran the project's hooks (build, test), so the run log exists; a compile (or
+    the linter) renders the scope as SQL instead. -#}
+{% macro scope_reads_database() -%}
+    {%- do return(execute and flags.WHICH in ['build', 'test']) -%}
 {%- endmacro %}

@@ -1,6 +1,25 @@
 -- Type-2 history: exactly one current version per customer, and versions never overlap.
-with versions as (
-    select * from {{ ref('dim_customer') }}
+-- An ordinary build checks the customers with a version written or closed since the last clean
+-- run; test_scope all and --full-refresh check every customer.
+{%- set since = clean_run_start(literal=true) %}
+{%- set dim_customer = ref('dim_customer') %}
+
+with
+{%- if since %}
+    checked_customers as (
+        select written.customer_id from {{ dim_customer }} as written
+        where written._loaded_at >= {{ since }}
+        union all
+        select closed.customer_id from {{ dim_customer }} as closed
+        where closed.valid_to >= {{ since }}
+    ),
+{%- endif %}
+
+versions as (
+    select * from {{ dim_customer }}
+    {%- if since %}
+        where customer_id in (select checked_customers.customer_id from checked_customers)
+    {%- endif %}
 ),
 
 current_counts as (

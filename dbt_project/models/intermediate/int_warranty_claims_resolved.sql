@@ -2,10 +2,6 @@ with claims as (
     select * from {{ ref('stg_jlr_ops__warranty_claims') }}
 ),
 
-vehicles as (
-    select * from {{ ref('int_vehicles_described') }}
-),
-
 dealers as (
     select dealer_id from {{ ref('stg_jlr_ops__dealers') }}
 ),
@@ -17,10 +13,8 @@ parts as (
 resolved as (
     select
         claims.claim_id,
+        -- the vehicle (model, service start) is looked up by the mart, in dim_vehicle
         claims.vin,
-        -- claims on VINs the vehicle table does not know go to the unknown model
-        coalesce(vehicles.model_id, -1) as model_id,
-        vehicles.vin is null as is_orphan_vehicle,
         coalesce(dealers.dealer_id, -1) as dealer_id,
         claims.dealer_id as source_dealer_id,
         claims.part_id,
@@ -35,7 +29,6 @@ resolved as (
         claims.claim_status,
         claims._loaded_at
     from claims
-    left join vehicles on claims.vin = vehicles.vin
     left join dealers on claims.dealer_id = dealers.dealer_id
     left join parts on claims.part_id = parts.part_id
 )

@@ -22,38 +22,42 @@ with claims as (
     select * from {{ ref('int_warranty_claims_resolved') }}
     {%- if is_incremental() %}
         as resolved
-        -- claims changed since the last run, and the claims of vehicles whose orders changed
-        -- (their service start may have moved); a plain IN: claims have no index on vin, so
-        -- PostgreSQL hashes the changed VINs once
+        -- claims changed since the last run, and the claims of vehicles that changed since
+        -- (their model or service start may have moved: a vehicle row or one of its orders)
         where
             resolved._loaded_at > {{ last_change('_loaded_at') }}
             or resolved.vin in (
-                select changed.vin from {{ ref('int_vehicle_deliveries') }} as changed
-                where changed.last_order_loaded_at > {{ last_change('_loaded_at') }}
+                select changed.vin from {{ ref('dim_vehicle') }} as changed
+                where changed._changed_at > {{ last_change('_loaded_at') }}
             )
     {%- endif %}
 ),
 
--- joined here rather than in int_warranty_claims_resolved: a view on this table would be
--- dropped with it each time the table is rebuilt
-deliveries as (
-    select * from {{ ref('int_vehicle_deliveries') }}
+-- the model and service start from the vehicle dimension; an incremental run looks up only the
+-- claims' VINs (through its unique VIN index on PostgreSQL)
+vehicles as (
+    select * from {{ ref('dim_vehicle') }}
+    {%- if is_incremental() %}
+        as known
+        where {{ matches_any_of('known.vin', 'select claims.vin from claims') }}
+    {%- endif %}
 ),
 
 final as (
     select
         claims.claim_id,
         claims.vin,
-        claims.model_id,
+        -- claims on VINs the vehicle table does not know go to the unknown model
+        coalesce(vehicles.model_id, -1) as model_id,
         claims.dealer_id,
         claims.source_dealer_id,
         claims.part_id,
         claims.part_category,
         claims.claimed_on,
         cast({{ dbt.date_trunc('month', 'claims.claimed_on') }} as date) as claim_month,
-        deliveries.in_service_on,
+        vehicles.in_service_on,
         cast(
-            {{ dbt.datediff('deliveries.in_service_on', 'claims.claimed_on', 'month') }} as integer -- noqa: LT05
+            {{ dbt.datediff('vehicles.in_service_on', 'claims.claimed_on', 'month') }} as integer -- noqa: LT05
         ) as months_in_service,
         claims.failure_mileage,
         claims.labour_hours,
@@ -63,10 +67,10 @@ final as (
         cast(claims.claim_cost_gbp as numeric(12, 2)) as claim_cost_gbp,
         claims.claim_status,
         claims.claim_status <> 'rejected' as is_accepted,
-        claims.is_orphan_vehicle,
+        vehicles.vin is null as is_orphan_vehicle,
         claims._loaded_at
     from claims
-    left join deliveries on claims.vin = deliveries.vin
+    left join vehicles on claims.vin = vehicles.vin
 )
 
 select * from final
