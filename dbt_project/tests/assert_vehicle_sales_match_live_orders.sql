@@ -2,6 +2,7 @@
 -- Compared with the staging table itself, by primary key. An ordinary build compares the orders
 -- that changed in staging or in the fact, or were deleted, since the last clean run; every order
 -- once a full batch replaced staging since, with test_scope all, and on --full-refresh.
+-- depends_on: {{ ref('int_staging_deletions') }}
 {%- set since = clean_run_start(literal=true) %}
 {%- if since and staging_replaced_since('sales_orders', since) %}
     {%- set since = none %}
