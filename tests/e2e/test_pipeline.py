@@ -182,19 +182,32 @@ def check_test_scope(settings, tmp_path):
     with pg_connect(settings.postgres) as conn:
         conn.execute(f"update {fact} set net_price_gbp = null where order_id = %s", [order_id])
     try:
-        assert dbt(settings, tmp_path, *test).returncode == 0  # an old row: not read
-        full = dbt(settings, tmp_path, *test, "--vars", "{test_scope: all}")
-        assert full.returncode == 1 and "Got 1 result" in full.stdout, full.stdout[-2000:]
-        with pg_connect(settings.postgres) as conn:
-            conn.execute(f"update {fact} set _loaded_at = now() where order_id = %s", [order_id])
-        changed = dbt(settings, tmp_path, *test)
-        assert changed.returncode == 1 and "Got 1 result" in changed.stdout, changed.stdout[-2000:]
+        assert_found_by_full_scope_then_once_changed(
+            settings,
+            tmp_path,
+            test,
+            f"update {fact} set _loaded_at = now() where order_id = %s",
+            order_id,
+        )
     finally:
         with pg_connect(settings.postgres) as conn:
             conn.execute(
                 f"update {fact} set net_price_gbp = %s, _loaded_at = %s where order_id = %s",
                 [net_price_gbp, loaded_at, order_id],
             )
+
+
+def assert_found_by_full_scope_then_once_changed(settings, tmp_path, test, touch, key):
+    """A planted bad row an ordinary build's test does not read (it has not changed since the last
+    clean run) fails the test with test_scope all, and the ordinary one once `touch` marks the
+    row changed."""
+    assert dbt(settings, tmp_path, *test).returncode == 0  # unchanged: not read
+    full = dbt(settings, tmp_path, *test, "--vars", "{test_scope: all}")
+    assert full.returncode == 1 and "Got 1 result" in full.stdout, full.stdout[-2000:]
+    with pg_connect(settings.postgres) as conn:
+        conn.execute(touch, [key])
+    changed = dbt(settings, tmp_path, *test)
+    assert changed.returncode == 1 and "Got 1 result" in changed.stdout, changed.stdout[-2000:]
 
 
 def check_singular_test_scope(settings, tmp_path, staging_schema):
@@ -215,13 +228,13 @@ def check_singular_test_scope(settings, tmp_path, staging_schema):
         )
         conn.execute(f"delete from {fact} where order_id = %s", [order_id])
     try:
-        assert dbt(settings, tmp_path, *test).returncode == 0  # an unchanged order: not compared
-        full = dbt(settings, tmp_path, *test, "--vars", "{test_scope: all}")
-        assert full.returncode == 1 and "Got 1 result" in full.stdout, full.stdout[-2000:]
-        with pg_connect(settings.postgres) as conn:
-            conn.execute(f"update {orders} set _loaded_at = now() where order_id = %s", [order_id])
-        changed = dbt(settings, tmp_path, *test)
-        assert changed.returncode == 1 and "Got 1 result" in changed.stdout, changed.stdout[-2000:]
+        assert_found_by_full_scope_then_once_changed(
+            settings,
+            tmp_path,
+            test,
+            f"update {orders} set _loaded_at = now() where order_id = %s",
+            order_id,
+        )
     finally:
         with pg_connect(settings.postgres) as conn:
             conn.execute(
