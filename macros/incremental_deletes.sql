@@ -16,7 +16,7 @@
         where upstream.{{ changed_at }} > {{ last_change(last_changed_at) }}
         union all
         select cast(deletions.key_value as {{ key_type }})
-        {{ staging_deletions_since(source_name, table_name, false, last_changed_at) }}
+        {{ staging_deletions_since(source_name, table_name, false, last_change(last_changed_at)) }}
     )
     {%- endif -%}
 {%- endmacro %}
@@ -33,7 +33,8 @@
     where
         exists (
             select 1
-            {{ staging_deletions_since(source_name, table_name, true, last_changed_at) }}
+            {{ staging_deletions_since(source_name, table_name, true,
+                last_change(last_changed_at)) }}
         )
         and not exists (
             select 1 from {{ upstream }} as upstream
@@ -44,13 +45,13 @@
 {%- endmacro %}
 
 
-{#- `from ... where ...` over what the staging table lost since the mart's newest change: its
-    deleted keys, or (`replaced`) the full batches that replaced it. -#}
-{% macro staging_deletions_since(source_name, table_name, replaced, last_changed_at) -%}
+{#- `from ... where ...` over what the staging table lost after `since` (SQL; at or after it when
+    `inclusive`): its deleted keys, or (`replaced`) the full batches that replaced it. -#}
+{% macro staging_deletions_since(source_name, table_name, replaced, since, inclusive=false) -%}
     from {{ ref('int_staging_deletions') }} as deletions
     where
         deletions.source_name = '{{ source_name }}'
         and deletions.table_name = '{{ table_name }}'
         and {{ '' if replaced else 'not ' }}deletions.is_table_replaced
-        and deletions.deleted_at > {{ last_change(last_changed_at) }}
+        and deletions.deleted_at {{ '>=' if inclusive else '>' }} {{ since }}
 {%- endmacro %}

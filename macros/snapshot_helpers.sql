@@ -23,7 +23,7 @@
         and (replaced or not flags.FULL_REFRESH) -%}
     {%- set deleted_keys -%}
         select cast(deletions.key_value as {{ key_type }})
-        {{ staging_deletions_since(source_name, table_name, false, last_changed_at) }}
+        {{ staging_deletions_since(source_name, table_name, false, last_change(last_changed_at)) }}
     {%- endset -%}
     update {{ this }}
     set dbt_valid_to = {{ snapshot_get_time() }}
@@ -34,7 +34,8 @@
         {%- elif not flags.FULL_REFRESH %}
         and exists (
             select 1
-            {{ staging_deletions_since(source_name, table_name, true, last_changed_at) }}
+            {{ staging_deletions_since(source_name, table_name, true,
+                last_change(last_changed_at)) }}
         )
         {%- endif %}
         and not exists (

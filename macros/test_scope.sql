@@ -139,12 +139,8 @@
         {%- do return(false) -%}
     {%- endif -%}
     {%- set replaced -%}
-        select count(*) from {{ ref('int_staging_deletions') }}
-        where
-            source_name = '{{ source_name }}'
-            and table_name = '{{ table_name }}'
-            and is_table_replaced
-            and deleted_at >= {{ since }}
+        select count(*)
+        {{ staging_deletions_since(source_name, table_name, true, since, inclusive=true) }}
     {%- endset -%}
     {%- do return(run_query(replaced).columns[0][0] > 0) -%}
 {%- endmacro %}

@@ -14,12 +14,7 @@ with
 {%- if since %}
     deleted_orders as (
         select cast(deletions.key_value as bigint) as order_id
-        from {{ ref('int_staging_deletions') }} as deletions
-        where
-            deletions.source_name = 'jlr_ops'
-            and deletions.table_name = 'sales_orders'
-            and not deletions.is_table_replaced
-            and deletions.deleted_at >= {{ since }}
+        {{ staging_deletions_since('jlr_ops', 'sales_orders', false, since, inclusive=true) }}
     ),
 
     compared_orders as (
