@@ -49,7 +49,7 @@
     {{ return(adapter.dispatch('view_ddl_lock', 'jlr_analytics')(action)) }}
 {%- endmacro %}
 
-{#- Only views take it: a table in these folders (int_vehicle_deliveries) is built without
+{#- Only views take it: a table in these folders (int_sales_order_vehicles) is built without
     holding up the views, which is safe while no view selects from it (dropping its previous
     version then drops nothing else). -#}
 {% macro postgres__view_ddl_lock(action) -%}

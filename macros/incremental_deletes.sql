@@ -55,3 +55,31 @@
         and {{ '' if replaced else 'not ' }}deletions.is_table_replaced
         and deletions.deleted_at {{ '>=' if inclusive else '>' }} {{ since }}
 {%- endmacro %}
+
+
+{#- On an incremental run, whether a full batch replaced the staging table after the newest change
+    the model holds (`last_changed_at`, its own column): then any key may have gone without a
+    tombstone. Asks the database only on an incremental run. -#}
+{% macro staging_replaced_since_last_run(table_name, last_changed_at='_loaded_at',
+        source_name='jlr_ops') -%}
+    {%- if not is_incremental() -%}
+        {%- do return(false) -%}
+    {%- endif -%}
+    {%- set replaced -%}
+        select count(*)
+        {{ staging_deletions_since(source_name, table_name, true, last_change(last_changed_at)) }}
+    {%- endset -%}
+    {%- do return(run_query(replaced).columns[0][0] > 0) -%}
+{%- endmacro %}
+
+
+{#- Pre-hook of fct_vehicle_sales: remove the orders whose pairs changed after the newest change
+    the mart holds (int_sales_order_vehicles records every way an order changes or goes). -#}
+{% macro delete_orders_changed_since_last_run(last_changed_at='_loaded_at') -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }}
+    where {{ matches_any_of('order_id',
+        'select touched.order_id from ' ~ ref('int_sales_order_vehicles') ~ ' as touched'
+        ~ ' where touched._changed_at > ' ~ last_change(last_changed_at)) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -184,6 +184,25 @@ def test_every_model_has_a_primary_key_test_and_every_mart_a_contract(manifest):
     assert [n["name"] for n in marts if not n["config"]["contract"]["enforced"]] == []
 
 
+def test_marts_enforce_not_null_columns_by_constraint(manifest):
+    """On a contracted model the database refuses a null in a not_null column (PostgreSQL and
+    Redshift enforce NOT NULL), so a not_null test there could never fail: only the primary key
+    keeps one, with its unique test; every other not_null test on a mart is a constraint."""
+    problems = []
+    for key, model in models(manifest).items():
+        if not model["config"]["contract"]["enforced"]:
+            continue
+        tests = defaultdict(set)
+        for node in manifest["nodes"].values():
+            if node.get("attached_node") == key and node.get("test_metadata"):
+                tests[node["column_name"]].add(node["test_metadata"]["name"])
+        for name, column in model["columns"].items():
+            constrained = any(c["type"] == "not_null" for c in column.get("constraints", []))
+            if "not_null" in tests[name] and not (constrained and "unique" in tests[name]):
+                problems.append(f"{model['name']}.{name}")
+    assert problems == []
+
+
 def test_the_layers_keep_their_rules(manifest):
     nodes = models(manifest)
     problems = []

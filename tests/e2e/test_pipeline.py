@@ -41,9 +41,9 @@ def expected_staging(counts, bad):
     return {t: n - bad.get(t, 0) for t, n in counts.items()}
 
 
-def warehouse(settings, query):
+def warehouse(settings, query, params=None):
     with pg_connect(settings.postgres) as conn:
-        return conn.execute(query).fetchall()
+        return conn.execute(query, params).fetchall()
 
 
 def dbt(settings, tmp_path, *args):
@@ -103,13 +103,14 @@ def test_source_to_marts(settings, tmp_path):
     # A day of inserts, updates and (soft and hard) deletes. Changing tables are incremental:
     # only changed rows travel, hard deletes as tombstones; staging must mirror the source.
     changes = apply_changes(settings.mysql, database, 1)
+    moved_vin = plant_order_moves(settings, database)
     time.sleep(max(t.safety_lag_seconds for t in config.tables.values()) + 1)  # let the lag pass
     runs = run_ingest(config, settings, database, tables)
     assert all(r.status == "ok" for r in runs), [(r.table, r.error) for r in runs]
     by_table = {r.table: r for r in runs}
     assert by_table["sales_orders"].mode == "incremental"
     assert by_table["sales_orders"].extracted < expected["sales_orders"] / 4
-    assert by_table["sales_orders"].deletes_applied == changes["orders hard-deleted"]
+    assert by_table["sales_orders"].deletes_applied == changes["orders hard-deleted"] + 1
     assert by_table["plants"].mode == "full"
     expected, bad, live_orders = source_counts(settings, tables)
     staging = staging_row_counts(settings.postgres, config.warehouse_schema, tables)
@@ -141,6 +142,7 @@ def test_source_to_marts(settings, tmp_path):
     )
     assert versions[0][0] > 0  # customers changed by `changes` have a second version
 
+    check_service_starts_follow_order_moves(settings, config.warehouse_schema, moved_vin)
     check_test_scope(settings, tmp_path)
     check_singular_test_scope(settings, tmp_path, config.warehouse_schema)
     check_contracts_stop_a_type_change(settings, tmp_path)
@@ -163,6 +165,49 @@ def test_source_to_marts(settings, tmp_path):
         check_docs_site(url, tmp_path / "served")
 
 
+def plant_order_moves(settings, database) -> str:
+    """Two changes the demo's day never makes: a delivered order moved to another vehicle and
+    a delivered order hard-deleted. Staging then no longer says which vehicles those orders
+    had; the incremental build must still recompute both vehicles. Returns the VIN moved from."""
+    with connect(settings.mysql, database) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select order_id, vin from sales_orders where status = 'delivered' "
+            "and deleted_at is null order by order_id limit 2"
+        )
+        (moved, moved_from), (dropped, _) = cur.fetchall()
+        cur.execute("select vin from vehicles where vin <> %s order by vin limit 1", (moved_from,))
+        (moved_to,) = cur.fetchone()
+        cur.execute(
+            "update sales_orders set vin = %s, updated_at = utc_timestamp(6) where order_id = %s",
+            (moved_to, moved),
+        )
+        cur.execute("delete from sales_orders where order_id = %s", (dropped,))
+        conn.commit()
+    return moved_from
+
+
+def check_service_starts_follow_order_moves(settings, staging_schema, moved_from):
+    """After the incremental build, every vehicle's service start equals what staging's orders
+    say now (the moved and deleted orders' vehicles included), and the pair the moved order left
+    is remembered."""
+    from_staging = (
+        "select v.vin, s.in_service_on from analytics_marts.dim_vehicle v left join ("
+        "select vin, min(case when status = 'delivered' and deleted_at is null "
+        f"then delivery_date end) as in_service_on from {staging_schema}.sales_orders "
+        "group by vin) s on v.vin = s.vin"
+    )
+    built = "select vin, in_service_on from analytics_marts.dim_vehicle"
+    for a, b in ((from_staging, built), (built, from_staging)):
+        assert warehouse(settings, f"select count(*) from ({a} except {b}) d") == [(0,)]
+    left = warehouse(
+        settings,
+        "select count(*) from analytics_intermediate.int_sales_order_vehicles "
+        "where not is_current and vin = %s",
+        [moved_from],
+    )
+    assert left == [(1,)]
+
+
 def check_test_scope(settings, tmp_path):
     """Both builds were clean runs of the whole project, so an ordinary build's tests of the large
     models read only rows changed after the second: a bad changed row fails them, an old bad row
@@ -178,9 +223,9 @@ def check_test_scope(settings, tmp_path):
         settings,
         f"select order_id, _loaded_at, net_price_gbp from {fact} order by order_id limit 1",
     )
-    test = ["test", "--select", "not_null_fct_vehicle_sales_net_price_gbp"]
+    test = ["test", "--select", "non_negative_fct_vehicle_sales_net_price_gbp"]
     with pg_connect(settings.postgres) as conn:
-        conn.execute(f"update {fact} set net_price_gbp = null where order_id = %s", [order_id])
+        conn.execute(f"update {fact} set net_price_gbp = -1 where order_id = %s", [order_id])
     try:
         assert_found_by_full_scope_then_once_changed(
             settings,

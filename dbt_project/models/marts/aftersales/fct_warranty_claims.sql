@@ -17,18 +17,24 @@
     only), without its joins. #}
 -- depends_on: {{ ref('stg_jlr_ops__warranty_claims') }}
 -- depends_on: {{ ref('int_staging_deletions') }}
+-- depends_on: {{ ref('int_sales_order_vehicles') }}
 
 with claims as (
     select * from {{ ref('int_warranty_claims_resolved') }}
     {%- if is_incremental() %}
         as resolved
         -- claims changed since the last run, and the claims of vehicles that changed since
-        -- (their model or service start may have moved: a vehicle row or one of its orders)
+        -- (their model or service start may have moved): a vehicle row or one of its orders
+        -- loaded, or an order that moved to another vehicle or was hard-deleted
         where
             resolved._loaded_at > {{ last_change('_loaded_at') }}
             or resolved.vin in (
                 select changed.vin from {{ ref('dim_vehicle') }} as changed
                 where changed._changed_at > {{ last_change('_loaded_at') }}
+            )
+            or resolved.vin in (
+                select touched.vin from {{ ref('int_sales_order_vehicles') }} as touched
+                where touched._changed_at > {{ last_change('_loaded_at') }}
             )
     {%- endif %}
 ),

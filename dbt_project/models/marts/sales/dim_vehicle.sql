@@ -20,10 +20,39 @@
 
 with vehicles as (
     select * from {{ ref('int_vehicles_described') }}
+    {%- if is_incremental() %}
+        as vehicles
+        -- vehicles whose row or orders changed after the newest change this model holds: an
+        -- order loaded (soft-deleted ones included), moved to another vehicle or hard-deleted;
+        -- the first condition reaches staging's _loaded_at index, the second its primary key
+        where
+            vehicles._loaded_at > {{ last_change('_changed_at') }}
+            or {{ matches_any_of('vehicles.vin',
+                'select touched.vin from ' ~ ref('int_sales_order_vehicles') ~ ' as touched'
+                ~ ' where touched._changed_at > ' ~ last_change('_changed_at')) }}
+    {%- endif %}
+),
+
+orders as (
+    -- each order's current vehicle, soft-deleted orders included: a deletion changes the
+    -- vehicle too; an incremental run reads only the orders of the vehicles above, by VIN
+    select * from {{ ref('int_sales_order_vehicles') }} as pairs
+    where pairs.is_current
+    {%- if is_incremental() %}
+        and {{ matches_any_of('pairs.vin', 'select changed.vin from vehicles as changed') }}
+    {%- endif %}
 ),
 
 deliveries as (
-    select * from {{ ref('int_vehicle_deliveries') }}
+    -- a vehicle enters service when it is first delivered to a customer (on a live order)
+    select
+        vin,
+        min(
+            case when order_status = 'delivered' and not is_deleted then delivered_on end
+        ) as in_service_on,
+        max(order_loaded_at) as last_order_loaded_at
+    from orders
+    group by vin
 ),
 
 described as (
@@ -53,16 +82,6 @@ described as (
         end as _changed_at
     from vehicles
     left join deliveries on vehicles.vin = deliveries.vin
-    {%- if is_incremental() %}
-        -- vehicles whose row or orders (soft-deleted ones included) changed after the newest
-        -- change this model holds; the first condition reaches staging's _loaded_at index, the
-        -- second its primary key
-        where
-            vehicles._loaded_at > {{ last_change('_changed_at') }}
-            or {{ matches_any_of('vehicles.vin',
-                'select changed.vin from ' ~ ref('int_vehicle_deliveries') ~ ' as changed'
-                ~ ' where changed.last_order_loaded_at > ' ~ last_change('_changed_at')) }}
-    {%- endif %}
 )
 
 select * from described

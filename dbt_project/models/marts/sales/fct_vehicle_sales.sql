@@ -4,20 +4,15 @@
         unique_key='order_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        pre_hook=[
-            "{{ delete_changed_and_deleted_keys('order_id', 'numeric(20, 0)',
-                ref('stg_jlr_ops__sales_orders'), 'sales_orders') }}",
-            "{{ delete_keys_missing_after_replacement('order_id',
-                ref('stg_jlr_ops__sales_orders'), 'sales_orders',
-                where='not upstream.is_deleted') }}",
-        ],
+        pre_hook="{{ delete_orders_changed_since_last_run() }}",
     )
 }}
 
-{#- The pre-hooks read staging's orders (changed ones by _loaded_at; live ones after a
-    replacement): the keys of int_sales_orders_resolved, without its joins. #}
+{#- The pre-hook removes every order that changed since the last run, by its pairs in
+    int_sales_order_vehicles: loaded again, soft- or hard-deleted, or gone when a full batch
+    replaced staging. The live ones are inserted again below. #}
 -- depends_on: {{ ref('stg_jlr_ops__sales_orders') }}
--- depends_on: {{ ref('int_staging_deletions') }}
+-- depends_on: {{ ref('int_sales_order_vehicles') }}
 
 with orders as (
     select * from {{ ref('int_sales_orders_resolved') }}
