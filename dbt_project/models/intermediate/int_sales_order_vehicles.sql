@@ -9,6 +9,8 @@
             {'columns': ['vin']},
             {'columns': ['_changed_at']},
         ],
+        dist='vin',
+        sort=['_changed_at'],
     )
 }}
 
