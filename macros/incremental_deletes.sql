@@ -57,19 +57,26 @@
 {%- endmacro %}
 
 
+{#- Whether a full batch replaced the staging table after `since` (SQL; at or after it when
+    `inclusive`): then any key may have gone without a tombstone. Asks the database. -#}
+{% macro staging_replaced_after(table_name, since, inclusive=false, source_name='jlr_ops') -%}
+    {%- set replaced -%}
+        select count(*)
+        {{ staging_deletions_since(source_name, table_name, true, since, inclusive) }}
+    {%- endset -%}
+    {%- do return(run_query(replaced).columns[0][0] > 0) -%}
+{%- endmacro %}
+
+
 {#- On an incremental run, whether a full batch replaced the staging table after the newest change
-    the model holds (`last_changed_at`, its own column): then any key may have gone without a
-    tombstone. Asks the database only on an incremental run. -#}
+    the model holds (`last_changed_at`, its own column); false, without a query, otherwise. -#}
 {% macro staging_replaced_since_last_run(table_name, last_changed_at='_loaded_at',
         source_name='jlr_ops') -%}
     {%- if not is_incremental() -%}
         {%- do return(false) -%}
     {%- endif -%}
-    {%- set replaced -%}
-        select count(*)
-        {{ staging_deletions_since(source_name, table_name, true, last_change(last_changed_at)) }}
-    {%- endset -%}
-    {%- do return(run_query(replaced).columns[0][0] > 0) -%}
+    {%- do return(staging_replaced_after(table_name, last_change(last_changed_at),
+        source_name=source_name)) -%}
 {%- endmacro %}
 
 

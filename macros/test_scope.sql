@@ -138,11 +138,8 @@
     {%- if not scope_reads_database() -%}
         {%- do return(false) -%}
     {%- endif -%}
-    {%- set replaced -%}
-        select count(*)
-        {{ staging_deletions_since(source_name, table_name, true, since, inclusive=true) }}
-    {%- endset -%}
-    {%- do return(run_query(replaced).columns[0][0] > 0) -%}
+    {%- do return(staging_replaced_after(table_name, since, inclusive=true,
+        source_name=source_name)) -%}
 {%- endmacro %}
 
 

@@ -167,12 +167,18 @@ def test_every_source_table_has_freshness(manifest):
     assert stale == [] and exempt == ["deleted_keys"]
 
 
-def test_every_model_has_a_primary_key_test_and_every_mart_a_contract(manifest):
+def column_tests(manifest: dict) -> dict[str, dict[str, set[str]]]:
+    """The generic tests on each node's columns: {node id: {column: {test name}}}."""
     tests_on = defaultdict(lambda: defaultdict(set))
     for node in manifest["nodes"].values():
         if node["resource_type"] == "test" and node.get("test_metadata"):
             parent = node.get("attached_node")
             tests_on[parent][node["column_name"]].add(node["test_metadata"]["name"])
+    return tests_on
+
+
+def test_every_model_has_a_primary_key_test_and_every_mart_a_contract(manifest):
+    tests_on = column_tests(manifest)
     no_pk = [
         n["name"]
         for key, n in models(manifest).items()
@@ -188,14 +194,12 @@ def test_marts_enforce_not_null_columns_by_constraint(manifest):
     """On a contracted model the database refuses a null in a not_null column (PostgreSQL and
     Redshift enforce NOT NULL), so a not_null test there could never fail: only the primary key
     keeps one, with its unique test; every other not_null test on a mart is a constraint."""
+    tests_on = column_tests(manifest)
     problems = []
     for key, model in models(manifest).items():
         if not model["config"]["contract"]["enforced"]:
             continue
-        tests = defaultdict(set)
-        for node in manifest["nodes"].values():
-            if node.get("attached_node") == key and node.get("test_metadata"):
-                tests[node["column_name"]].add(node["test_metadata"]["name"])
+        tests = tests_on[key]
         for name, column in model["columns"].items():
             constrained = any(c["type"] == "not_null" for c in column.get("constraints", []))
             if "not_null" in tests[name] and not (constrained and "unique" in tests[name]):
