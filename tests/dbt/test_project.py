@@ -112,6 +112,9 @@ def test_tests_of_large_models_read_only_changed_rows_on_an_ordinary_build(manif
         assert reads_changed_rows == bool(changed_at), test["name"]
         if changed_at:
             assert f'"{changed_at}" >= (' in compiled, test["name"]
+        if changed_at and test["test_metadata"]["name"] == "relationships":
+            # and the parent is read only at the changed rows' keys, not hashed whole
+            assert "select child.from_field from child" in compiled, test["name"]
         (scoped if changed_at else whole).append(test["name"])
     assert len(scoped) >= 40
     # staging row counts against ops.load_audit and the monthly reconciliation read everything

@@ -214,7 +214,7 @@ def check_test_scope(settings, tmp_path):
     waits for the full scope (--full-refresh or test_scope all), which finds it."""
     log = warehouse(
         settings,
-        "select command, full_refresh, tests_run > 150, tests_failed, is_clean "
+        "select command, full_refresh, tests_run > 120, tests_failed, is_clean "
         "from analytics_ops_marts.dbt_invocations order by started_at",
     )
     assert log == [("build", False, True, 0, True)] * 2
@@ -223,7 +223,7 @@ def check_test_scope(settings, tmp_path):
         settings,
         f"select order_id, _loaded_at, net_price_gbp from {fact} order by order_id limit 1",
     )
-    test = ["test", "--select", "non_negative_fct_vehicle_sales_net_price_gbp"]
+    test = ["test", "--select", "fct_vehicle_sales_amounts_non_negative"]
     with pg_connect(settings.postgres) as conn:
         conn.execute(f"update {fact} set net_price_gbp = -1 where order_id = %s", [order_id])
     try:
