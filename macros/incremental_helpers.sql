@@ -20,3 +20,11 @@
         as varchar(40)
     )
 {%- endmacro %}
+
+{#- The first day of a date's month, as a date. The date is truncated as a timestamp without time
+    zone: PostgreSQL would otherwise take date_trunc's timestamptz form, which converts every
+    row through the session's time zone (a tenth of the time of a monthly mart's aggregate). -#}
+{% macro first_day_of_month(date_column) -%}
+    {%- set as_timestamp = 'cast(' ~ date_column ~ ' as ' ~ dbt.type_timestamp() ~ ')' -%}
+    cast({{ dbt.date_trunc('month', as_timestamp) }} as date)
+{%- endmacro %}

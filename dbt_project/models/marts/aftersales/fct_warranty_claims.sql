@@ -19,23 +19,29 @@
 -- depends_on: {{ ref('int_staging_deletions') }}
 -- depends_on: {{ ref('int_sales_order_vehicles') }}
 
+{%- set changed_vehicles -%}
+    select changed.vin from {{ ref('dim_vehicle') }} as changed
+    where changed._changed_at > {{ last_change('_loaded_at') }}
+    union all
+    select touched.vin from {{ ref('int_sales_order_vehicles') }} as touched
+    where touched._changed_at > {{ last_change('_loaded_at') }}
+{%- endset %}
+
 with claims as (
     select * from {{ ref('int_warranty_claims_resolved') }}
     {%- if is_incremental() %}
-        as resolved
-        -- claims changed since the last run, and the claims of vehicles that changed since
-        -- (their model or service start may have moved): a vehicle row or one of its orders
-        -- loaded, or an order that moved to another vehicle or was hard-deleted
-        where
-            resolved._loaded_at > {{ last_change('_loaded_at') }}
-            or resolved.vin in (
-                select changed.vin from {{ ref('dim_vehicle') }} as changed
-                where changed._changed_at > {{ last_change('_loaded_at') }}
-            )
-            or resolved.vin in (
-                select touched.vin from {{ ref('int_sales_order_vehicles') }} as touched
-                where touched._changed_at > {{ last_change('_loaded_at') }}
-            )
+        as changed_claims
+        -- claims changed since the last run (staging's _loaded_at index) ...
+        where changed_claims._loaded_at > {{ last_change('_loaded_at') }}
+        union
+        -- ... and the claims this model holds of vehicles that changed since (their model or
+        -- service start may have moved): a vehicle row or one of its orders loaded, or an order
+        -- that moved to another vehicle or was hard-deleted; looked up by claim id, staging's
+        -- primary key (one query each: PostgreSQL cannot use an index for an OR of the two)
+        select * from {{ ref('int_warranty_claims_resolved') }} as claims_of_changed_vehicles
+        where {{ matches_any_of('claims_of_changed_vehicles.claim_id',
+            'select held.claim_id from ' ~ this ~ ' as held where held.vin in ('
+            ~ changed_vehicles ~ ')') }}
     {%- endif %}
 ),
 
@@ -60,7 +66,7 @@ final as (
         claims.part_id,
         claims.part_category,
         claims.claimed_on,
-        cast({{ dbt.date_trunc('month', 'claims.claimed_on') }} as date) as claim_month,
+        {{ first_day_of_month('claims.claimed_on') }} as claim_month,
         vehicles.in_service_on,
         cast(
             {{ dbt.datediff('vehicles.in_service_on', 'claims.claimed_on', 'month') }} as integer -- noqa: LT05

@@ -14,12 +14,23 @@ models as (
     select * from {{ ref('dim_model') }}
 ),
 
-service_span as (
-    -- from the month of the first delivery to the month of the latest claim
+entering_service as (
     select
-        cast({{ dbt.date_trunc('month', 'min(in_service_on)') }} as date) as first_month,
-        (select max(claims.claimed_on) from claims) as last_day
+        model_id,
+        {{ first_day_of_month('in_service_on') }} as month_start,
+        count(*) as vehicles_entering
     from vehicles
+    where in_service_on is not null
+    group by 1, 2
+),
+
+service_span as (
+    -- from the month of the first delivery to the month of the latest claim (vehicles are read
+    -- once, by entering_service: PostgreSQL would copy a CTE read twice, all million rows)
+    select
+        min(entering_service.month_start) as first_month,
+        (select max(claims.claimed_on) from claims) as last_day
+    from entering_service
 ),
 
 months as (
@@ -29,16 +40,6 @@ months as (
     where
         calendar.month_start >= service_span.first_month
         and calendar.month_start <= service_span.last_day
-),
-
-entering_service as (
-    select
-        model_id,
-        cast({{ dbt.date_trunc('month', 'in_service_on') }} as date) as month_start,
-        count(*) as vehicles_entering
-    from vehicles
-    where in_service_on is not null
-    group by 1, 2
 ),
 
 monthly_claims as (

@@ -5,7 +5,7 @@ with sales as (
 monthly as (
     select
         dealer_id,
-        cast({{ dbt.date_trunc('month', 'ordered_on') }} as date) as month_start,
+        {{ first_day_of_month('ordered_on') }} as month_start,
         count(*) as orders_placed,
         sum(case when order_status = 'cancelled' then 1 else 0 end) as orders_cancelled,
         sum(case when order_status = 'delivered' then 1 else 0 end) as units_delivered,

@@ -52,7 +52,7 @@ days as (
 final as (
     select
         cast(days.date_day as date) as date_day,
-        cast({{ dbt.date_trunc('month', 'days.date_day') }} as date) as month_start,
+        {{ first_day_of_month('days.date_day') }} as month_start,
         cast(extract(year from days.date_day) as smallint) as calendar_year,
         cast(extract(quarter from days.date_day) as smallint) as calendar_quarter,
         cast(extract(month from days.date_day) as smallint) as calendar_month,
