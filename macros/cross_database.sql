@@ -41,26 +41,6 @@
         else date_part(dow, {{ date_column }}) end as smallint)
 {%- endmacro %}
 
-{#- PostgreSQL drops the views that depend on a view when dbt replaces it (rename, then drop the
-    old one with cascade); two threads doing that to views with a common dependant deadlock.
-    Hooks on every view take a session lock around the replacement so view DDL runs one at a
-    time. Redshift's late-binding views (bind: false) have no dependants: nothing to do there. -#}
-{% macro view_ddl_lock(action) -%}
-    {{ return(adapter.dispatch('view_ddl_lock', 'jlr_analytics')(action)) }}
-{%- endmacro %}
-
-{#- Only views take it: a table in these folders (int_sales_order_vehicles) is built without
-    holding up the views, which is safe while no view selects from it (dropping its previous
-    version then drops nothing else). -#}
-{% macro postgres__view_ddl_lock(action) -%}
-    {%- if model.config.materialized == 'view' -%}
-    select pg_advisory_{{ action }}(hashtext('jlr_analytics view ddl'))
-    {%- endif -%}
-{%- endmacro %}
-
-{% macro default__view_ddl_lock(action) -%}
-{%- endmacro %}
-
 {#- True when the column's value is among those a subquery returns. PostgreSQL runs an array of
     them once and pushes `= any(...)` into views as an index condition (a plain IN would be a
     join, planned after the view is read whole); elsewhere, IN. -#}

@@ -229,7 +229,7 @@ def test_the_layers_keep_their_rules(manifest):
             problems.append(f"{name}: intermediate models are named int_*")
         if "/marts/" in path and not parents:
             problems.append(f"{name}: a root model")
-    # the view DDL lock (macros/cross_database.sql) leaves tables out: safe only while no view
+    # the view DDL lock (macros/view_materialization.sql) leaves tables out: safe only while no view
     # selects from one, since rebuilding a table drops the views on its previous version
     problems += [
         f"{nodes[c]['name']}: a view on the table {nodes[k]['name']}"

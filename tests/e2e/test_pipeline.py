@@ -145,6 +145,7 @@ def test_source_to_marts(settings, tmp_path):
     check_service_starts_follow_order_moves(settings, config.warehouse_schema, moved_vin)
     check_test_scope(settings, tmp_path)
     check_singular_test_scope(settings, tmp_path, config.warehouse_schema)
+    check_views_are_replaced_only_when_their_definition_changed(settings, tmp_path, results)
     check_contracts_stop_a_type_change(settings, tmp_path)
 
     docs = dbt(settings, tmp_path, "docs", "generate", "--static")
@@ -163,6 +164,46 @@ def test_source_to_marts(settings, tmp_path):
     check_docs_site(f"file://{tmp_path / 'target' / 'static_index.html'}", tmp_path / "static")
     with docs_server(settings, tmp_path) as url:
         check_docs_site(url, tmp_path / "served")
+
+
+def check_views_are_replaced_only_when_their_definition_changed(settings, tmp_path, results):
+    """macros/view_materialization.sql: the incremental build kept every view (their SQL is
+    unchanged); a view whose stored definition differs from the model's is replaced, with the
+    views on it, and --full-refresh replaces it anyway."""
+    nodes = json.loads((tmp_path / "target" / "manifest.json").read_text())["nodes"]
+    views = {
+        r["unique_id"]: r["message"]
+        for r in results["results"]
+        if r["unique_id"].startswith("model.")
+        and nodes[r["unique_id"]]["config"]["materialized"] == "view"
+    }
+    assert len(views) == 16 and set(views.values()) == {"SELECT 1"}, views  # all kept
+    view = "analytics_staging.stg_jlr_ops__plants"  # int_vehicles_described selects from it
+    select = ["--select", "stg_jlr_ops__plants", "int_vehicles_described"]
+
+    def shape():
+        with pg_connect(settings.postgres) as conn:
+            found = conn.execute(f"select * from {view} limit 0").description
+        return [(c.name, c.type_code) for c in found]
+
+    def messages(run):
+        assert run.returncode == 0, run.stdout[-2000:]
+        found = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+        return [r["message"] for r in found if r["unique_id"].startswith("model.")]
+
+    columns = shape()
+    with pg_connect(settings.postgres) as conn:
+        conn.execute(f"drop view {view} cascade")  # and the view on it
+        conn.execute(f"create view {view} as select 1 as stale")
+    assert messages(dbt(settings, tmp_path, "run", *select)) == ["CREATE VIEW"] * 2
+    assert shape() == columns
+    assert messages(dbt(settings, tmp_path, "run", *select)) == ["SELECT 1"] * 2
+    full = dbt(settings, tmp_path, "run", *select, "--full-refresh")
+    assert messages(full) == ["CREATE VIEW"] * 2
+    leftovers = warehouse(
+        settings, "select relname from pg_class where relname ~ '(__dbt_(tmp|backup)$|^dbt_probe_)'"
+    )
+    assert leftovers == []  # no probe, intermediate or backup view left behind
 
 
 def plant_order_moves(settings, database) -> str:
