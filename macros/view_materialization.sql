@@ -13,6 +13,10 @@
     --full-refresh, the view is replaced as dbt does, under the lock. Hooks, grants and
     persisted docs apply either way.
 
+    Only views take the lock: a table in the view folders (int_sales_order_vehicles) is built
+    without holding them up, which is safe while no view selects from a table (dropping a
+    table's previous version then drops no view; tests/dbt checks that none does).
+
     Redshift keeps dbt's own materialization: its late-binding views (bind: false) have no
     dependants, and a replacement there is cheap. -#}
 
@@ -63,9 +67,7 @@
     {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
     {%- set backup_relation = make_backup_relation(target_relation,
         'view' if existing_relation is none else existing_relation.type) -%}
-    {%- call statement('view_ddl_lock') -%}
-        select pg_advisory_lock(hashtext('jlr_analytics view ddl'))
-    {%- endcall -%}
+    {{ view_ddl_lock('lock') }}
     {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
     {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
     {%- call statement('main') -%}
@@ -83,7 +85,13 @@
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {{ adapter.commit() }}
     {{ drop_relation_if_exists(backup_relation) }}
-    {%- call statement('view_ddl_unlock') -%}
-        select pg_advisory_unlock(hashtext('jlr_analytics view ddl'))
+    {{ view_ddl_lock('unlock') }}
+{%- endmacro %}
+
+
+{#- `action`: lock | unlock; a session lock, so it outlives the commit in between. -#}
+{% macro view_ddl_lock(action) -%}
+    {%- call statement('view_ddl_' ~ action) -%}
+        select pg_advisory_{{ action }}(hashtext('jlr_analytics view ddl'))
     {%- endcall -%}
 {%- endmacro %}
