@@ -34,6 +34,7 @@ DEFAULTS: dict[str, str | None] = {
     "JLR_PG_USER": "jlr",
     "JLR_PG_PASSWORD": GENERATED,
     "JLR_PG_DATABASE": "jlr_warehouse",
+    "JLR_PG_SOCKET_DIR": "",  # default derived below: the local stack's socket, when it is up
     "JLR_LAKE_URI": "",  # default derived from JLR_LOCAL_DIR below
     "JLR_PII_SALT": GENERATED,  # salt of the curated zone's PII hashes
 }
@@ -88,7 +89,32 @@ def resolve(environ: dict[str, str] | None = None) -> dict[str, str]:
     values["JLR_LOCAL_DIR"] = str(ldir)
     if not values["JLR_LAKE_URI"]:
         values["JLR_LAKE_URI"] = f"file://{ldir / 'lake'}"
+    if not values["JLR_PG_SOCKET_DIR"]:
+        values["JLR_PG_SOCKET_DIR"] = local_pg_socket_dir(ldir, values)
     return values
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def local_pg_socket_dir(ldir: Path, values: dict[str, str]) -> str:
+    """The directory of the local stack's PostgreSQL socket when dbt should connect through it:
+    the server is on this machine (JLR_PG_HOST is loopback) and its socket is there (the stack
+    is up; a socket in another user's private directory counts as absent). Empty otherwise, and
+    dbt connects over TCP.
+
+    dbt opens a new connection for every node it runs (about 180 a build). Over TCP each one
+    authenticates with SCRAM, whose key derivation costs both ends several milliseconds of CPU;
+    over the socket the stack authenticates the OS user who started it by `peer` (pg_hba.conf,
+    written by scripts/stack.sh), as Debian's own PostgreSQL does for local connections."""
+    socket_dir = ldir / "postgres"
+    if values["JLR_PG_HOST"] not in LOOPBACK:
+        return ""
+    try:
+        present = (socket_dir / f".s.PGSQL.{values['JLR_PG_PORT']}").exists()
+    except OSError:
+        present = False
+    return str(socket_dir) if present else ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +136,7 @@ class Settings:
     mysql: Endpoint
     postgres: Endpoint
     pii_salt: str = field(default="", repr=False)
+    pg_socket_dir: str = ""  # dbt's way to the local stack's PostgreSQL (see local_pg_socket_dir)
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -132,6 +159,7 @@ class Settings:
                 v["JLR_PG_DATABASE"],
             ),
             pii_salt=v["JLR_PII_SALT"],
+            pg_socket_dir=v["JLR_PG_SOCKET_DIR"],
         )
 
     def to_env(self) -> dict[str, str]:
@@ -140,6 +168,7 @@ class Settings:
             "JLR_LOCAL_DIR": str(self.local_dir),
             "JLR_LAKE_URI": self.lake_uri,
             "JLR_PII_SALT": self.pii_salt,
+            "JLR_PG_SOCKET_DIR": self.pg_socket_dir,
         }
         for prefix, ep in (("JLR_MYSQL", self.mysql), ("JLR_PG", self.postgres)):
             env.update(
@@ -167,6 +196,7 @@ class Settings:
             swap(self.mysql, mysql_db),
             swap(self.postgres, pg_db),
             self.pii_salt,
+            self.pg_socket_dir,
         )
 
 

@@ -152,6 +152,30 @@ psql_app() {
     -p "$JLR_PG_PORT" -U "$JLR_PG_USER" "$@"
 }
 
+# Who may connect how (written at every `up`, so an existing data directory gets it too): over
+# TCP, scram-sha-256 with the generated password; over the Unix socket in $PDIR, the OS user who
+# runs the stack as the warehouse user by `peer` (the kernel vouches for the client; Debian's
+# default for local connections), which is how dbt connects: it opens a connection for every
+# node, and SCRAM's key derivation is several milliseconds of CPU on both ends each time. Other
+# socket connections use the password. Prints "changed" when a file was rewritten.
+pg_auth_files() {
+  local hba ident
+  hba="# Written by scripts/stack.sh at every 'make up'; edit that script, not this file.
+# TYPE  DATABASE  USER  ADDRESS  METHOD
+local   all  $JLR_PG_USER  peer map=stack_user
+local   all  all  scram-sha-256
+host    all  all  127.0.0.1/32  scram-sha-256
+host    all  all  ::1/128  scram-sha-256"
+  ident="# Written by scripts/stack.sh: the OS user who runs the stack connects as $JLR_PG_USER.
+stack_user  $(id -un)  $JLR_PG_USER"
+  if [ "$(cat "$PDATA/pg_hba.conf" 2>/dev/null)" != "$hba" ] \
+    || [ "$(cat "$PDATA/pg_ident.conf" 2>/dev/null)" != "$ident" ]; then
+    printf '%s\n' "$hba" | as_user "$PG_OS_USER" tee "$PDATA/pg_hba.conf" >/dev/null
+    printf '%s\n' "$ident" | as_user "$PG_OS_USER" tee "$PDATA/pg_ident.conf" >/dev/null
+    echo changed
+  fi
+}
+
 postgres_up() {
   [ -x "$PG_BIN/pg_ctl" ] || die "PostgreSQL server binaries not found: run 'make setup'"
   own_dir "$PG_OS_USER" "$PDIR"
@@ -164,7 +188,15 @@ postgres_up() {
       -E UTF8 --locale=C >"$PDIR/initdb.log" 2>&1 || { rm -f "$pwfile"; die "initdb failed; see $PDIR/initdb.log"; }
     rm -f "$pwfile"
   fi
-  if pg_running; then say "postgres   already running on $JLR_PG_HOST:$JLR_PG_PORT"; else
+  local auth
+  auth="$(pg_auth_files)"
+  if pg_running; then
+    say "postgres   already running on $JLR_PG_HOST:$JLR_PG_PORT"
+    if [ -n "$auth" ]; then
+      pg pg_ctl -D "$PDATA" reload >/dev/null || die "postgres did not reload pg_hba.conf; log: $PLOG"
+      say "postgres   reloaded its authentication rules"
+    fi
+  else
     port_taken "$JLR_PG_HOST" "$JLR_PG_PORT" && die "port $JLR_PG_PORT is already in use by \
 another process (another checkout's stack? stop it with its 'make down'), or set JLR_PG_PORT"
     pg pg_ctl -D "$PDATA" -l "$PLOG" -w -t 60 \

@@ -65,6 +65,16 @@ def test_up_twice_down_up_keeps_data():
             pg.database,
         ]
         pg_env = {**env, "PGPASSWORD": pg.password}
+        # dbt's way in: the stack's socket, where the OS user who runs the stack is let in by
+        # peer authentication whatever the password; over TCP the password is checked
+        assert "reloaded" not in second.stdout  # the rules were in place after the first up
+        assert settings.pg_socket_dir == str(local / "postgres")
+        wrong = {**env, "PGPASSWORD": "not-the-password"}
+        by_socket = [*psql[:5], settings.pg_socket_dir, *psql[6:], "-c", "select 'peer'"]
+        peer = subprocess.run(by_socket, env=wrong, capture_output=True, text=True)
+        assert peer.stdout == "peer\n", peer.stderr
+        tcp = subprocess.run([*psql, "-c", "select 1"], env=wrong, capture_output=True, text=True)
+        assert tcp.returncode != 0 and "password authentication failed" in tcp.stderr
         subprocess.run(
             [*psql, "-c", "create table survives as select 'kept' as v"], env=pg_env, check=True
         )

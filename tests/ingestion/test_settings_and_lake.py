@@ -20,6 +20,18 @@ def test_stack_env_is_generated_once_private_and_env_wins(tmp_path):
     assert resolve(env)["JLR_LAKE_URI"] == f"file://{tmp_path}/lake"
 
 
+def test_dbt_takes_the_local_stacks_socket_only_when_it_is_there(tmp_path):
+    env = {"JLR_LOCAL_DIR": str(tmp_path), "JLR_PG_PORT": "5433"}
+    assert resolve(env)["JLR_PG_SOCKET_DIR"] == ""  # stack down: TCP
+    (tmp_path / "postgres").mkdir()
+    (tmp_path / "postgres" / ".s.PGSQL.5433").touch()
+    assert resolve(env)["JLR_PG_SOCKET_DIR"] == str(tmp_path / "postgres")
+    assert Settings.load(env).to_env()["JLR_PG_SOCKET_DIR"] == str(tmp_path / "postgres")
+    assert resolve({**env, "JLR_PG_PORT": "6543"})["JLR_PG_SOCKET_DIR"] == ""  # another server
+    assert resolve({**env, "JLR_PG_HOST": "db.example.internal"})["JLR_PG_SOCKET_DIR"] == ""
+    assert resolve({**env, "JLR_PG_SOCKET_DIR": "/run/pg"})["JLR_PG_SOCKET_DIR"] == "/run/pg"
+
+
 def test_repr_never_shows_a_password(tmp_path):
     settings = Settings.load(
         {
