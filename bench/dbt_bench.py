@@ -112,7 +112,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     base = Settings.load()
-    with pg_connect(base.with_databases(pg_db="postgres").postgres) as conn:
+    admin = base.with_databases(pg_db="postgres").postgres
+    with pg_connect(admin) as conn:
         name = sql.Identifier(DATABASE)
         conn.execute(sql.SQL("drop database if exists {} with (force)").format(name))
         conn.execute(sql.SQL("create database {}").format(name))
@@ -142,7 +143,6 @@ def main() -> int:
     # The warehouse and dbt's target directory as they are before the incremental build; every
     # round starts from them. The machine's speed drifts within minutes, so the three builds are
     # interleaved round after round and each figure is the median of its rounds.
-    admin = base.with_databases(pg_db="postgres").postgres
     copy_database(admin, DATABASE, BEFORE)
     shutil.copytree(tmp / "target", tmp / "target-before")
     rounds = []
