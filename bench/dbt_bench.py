@@ -6,7 +6,7 @@ On its own source and warehouse databases (``jlr_bench_dbt``) at ``--scale`` (de
 day of changes (``make changes DAYS=1``) and ingest. From that state, ``--rounds`` times (default
 3; the warehouse and dbt's target directory are restored before each round): time ``dbt build``
 (incremental), ``dbt build`` again with nothing changed (what every build costs whatever the
-change: dbt's start-up, its ~170 nodes, and the parts that still read whole tables) and, on the
+change: dbt's start-up, its ~140 nodes, and the parts that still read whole tables) and, on the
 same data, ``dbt build --full-refresh``. Interleaving the rounds keeps the machine's drift in
 speed out of the ratio; each figure is the median of its rounds, and every round is kept. The
 target is incremental <= 25 % of full refresh.

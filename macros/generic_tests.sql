@@ -14,6 +14,19 @@
     {%- endfor %}
 {% endtest %}
 
+{#- A primary key: never null and never repeated, dbt's `not_null` and `unique` in one read of the
+    model and one test node. Each failing row is one key value (null: every null row counted
+    together) with the rows that hold it and the problem: 'null key' or 'repeated key'. -#}
+{% test primary_key(model, column_name) %}
+    select
+        {{ column_name }} as key_value,
+        count(*) as rows_with_key,
+        case when {{ column_name }} is null then 'null key' else 'repeated key' end as problem
+    from {{ model }}
+    group by {{ column_name }}
+    having {{ column_name }} is null or count(*) > 1
+{% endtest %}
+
 {#- A VIN (ISO 3779): 17 characters from 0-9 and A-Z without I, O and Q; with check_digit, the
     9th character is the check digit of the North American scheme, which JLR applies to every
     market (transliterate, weight, sum modulo 11; 10 is written X). -#}

@@ -185,7 +185,7 @@ def test_every_model_has_a_primary_key_test_and_every_mart_a_contract(manifest):
     no_pk = [
         n["name"]
         for key, n in models(manifest).items()
-        if not any({"unique", "not_null"} <= names for names in tests_on[key].values())
+        if not any("primary_key" in names for names in tests_on[key].values())
     ]
     assert no_pk == []
     marts = [n for n in models(manifest).values() if "/marts/" in n["original_file_path"]]
@@ -195,8 +195,8 @@ def test_every_model_has_a_primary_key_test_and_every_mart_a_contract(manifest):
 
 def test_marts_enforce_not_null_columns_by_constraint(manifest):
     """On a contracted model the database refuses a null in a not_null column (PostgreSQL and
-    Redshift enforce NOT NULL), so a not_null test there could never fail: only the primary key
-    keeps one, with its unique test; every other not_null test on a mart is a constraint."""
+    Redshift enforce NOT NULL), so a not_null test there could never fail: every not_null test on
+    a mart is a constraint (the primary key's test also reads nulls, in the same query)."""
     tests_on = column_tests(manifest)
     problems = []
     for key, model in models(manifest).items():
@@ -205,7 +205,7 @@ def test_marts_enforce_not_null_columns_by_constraint(manifest):
         tests = tests_on[key]
         for name, column in model["columns"].items():
             constrained = any(c["type"] == "not_null" for c in column.get("constraints", []))
-            if "not_null" in tests[name] and not (constrained and "unique" in tests[name]):
+            if "not_null" in tests[name] or ("primary_key" in tests[name] and not constrained):
                 problems.append(f"{model['name']}.{name}")
     assert problems == []
 

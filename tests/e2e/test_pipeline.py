@@ -147,6 +147,7 @@ def test_source_to_marts(settings, tmp_path):
     check_singular_test_scope(settings, tmp_path, config.warehouse_schema)
     check_views_are_replaced_only_when_their_definition_changed(settings, tmp_path, results)
     check_contracts_stop_a_type_change(settings, tmp_path)
+    check_primary_key_test_finds_null_and_repeated_keys(settings, tmp_path)
 
     docs = dbt(settings, tmp_path, "docs", "generate", "--static")
     assert docs.returncode == 0, docs.stdout[-2000:]
@@ -255,7 +256,7 @@ def check_test_scope(settings, tmp_path):
     waits for the full scope (--full-refresh or test_scope all), which finds it."""
     log = warehouse(
         settings,
-        "select command, full_refresh, tests_run > 120, tests_failed, is_clean "
+        "select command, full_refresh, tests_run > 95, tests_failed, is_clean "
         "from analytics_ops_marts.dbt_invocations order by started_at",
     )
     assert log == [("build", False, True, 0, True)] * 2
@@ -348,6 +349,41 @@ def check_contracts_stop_a_type_change(settings, tmp_path):
             conn.execute(f"drop view if exists {view} cascade")
             conn.execute(f"alter table {table} alter column opened_on type date")
         assert dbt(settings, tmp_path, "run", "--select", "staging", "intermediate").returncode == 0
+
+
+def check_primary_key_test_finds_null_and_repeated_keys(settings, tmp_path):
+    """The project's primary_key test (dbt's unique and not_null in one node) fails on either: a
+    seed table, which has no constraints of its own, given a second GBP row and a row with no
+    currency code; one failing row per bad key value, saying which problem it has."""
+    seed = "analytics_reference.currency_rates"
+    with pg_connect(settings.postgres) as conn:
+        conn.execute(
+            f"insert into {seed} select * from {seed} where currency_code = 'GBP' "
+            f"union all select null, 1, 'planted' "
+        )
+    try:
+        test = dbt(
+            settings, tmp_path, "test", "--select", "primary_key_currency_rates_currency_code"
+        )
+        out = " ".join(test.stdout.split())
+        assert test.returncode == 1 and "Got 2 results" in out, out[-2000:]
+        compiled = next(
+            (tmp_path / "target" / "compiled").rglob("primary_key_currency_rates_*.sql")
+        )
+        problems = warehouse(
+            settings,
+            f"select key_value, rows_with_key, problem from ({compiled.read_text()}) t order by 1",
+        )
+        assert problems == [("GBP", 2, "repeated key"), (None, 1, "null key")]
+    finally:
+        with pg_connect(settings.postgres) as conn:
+            conn.execute(
+                f"delete from {seed} where rate_basis = 'planted' or currency_code is null"
+            )
+            conn.execute(
+                f"delete from {seed} a using {seed} b where a.currency_code = 'GBP' "
+                "and b.currency_code = 'GBP' and a.ctid > b.ctid"
+            )
 
 
 @contextmanager
