@@ -354,36 +354,34 @@ def check_contracts_stop_a_type_change(settings, tmp_path):
 def check_primary_key_test_finds_null_and_repeated_keys(settings, tmp_path):
     """The project's primary_key test (dbt's unique and not_null in one node) fails on either: a
     seed table, which has no constraints of its own, given a second GBP row and a row with no
-    currency code; one failing row per bad key value, saying which problem it has."""
+    currency code; one failing row per bad key value (dbt stores them), saying which problem it
+    has."""
     seed = "analytics_reference.currency_rates"
     with pg_connect(settings.postgres) as conn:
         conn.execute(
-            f"insert into {seed} select * from {seed} where currency_code = 'GBP' "
-            f"union all select null, 1, 'planted' "
+            f"insert into {seed} select currency_code, units_per_gbp, 'planted' from {seed} "
+            "where currency_code = 'GBP' union all select null, 1, 'planted'"
         )
     try:
         test = dbt(
-            settings, tmp_path, "test", "--select", "primary_key_currency_rates_currency_code"
+            settings,
+            tmp_path,
+            "test",
+            "--select",
+            "primary_key_currency_rates_currency_code",
+            "--store-failures",
         )
         out = " ".join(test.stdout.split())
         assert test.returncode == 1 and "Got 2 results" in out, out[-2000:]
-        compiled = next(
-            (tmp_path / "target" / "compiled").rglob("primary_key_currency_rates_*.sql")
-        )
+        results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+        (failures,) = [r["relation_name"] for r in results if r["unique_id"].startswith("test.")]
         problems = warehouse(
-            settings,
-            f"select key_value, rows_with_key, problem from ({compiled.read_text()}) t order by 1",
+            settings, f"select key_value, rows_with_key, problem from {failures} order by 1"
         )
         assert problems == [("GBP", 2, "repeated key"), (None, 1, "null key")]
     finally:
         with pg_connect(settings.postgres) as conn:
-            conn.execute(
-                f"delete from {seed} where rate_basis = 'planted' or currency_code is null"
-            )
-            conn.execute(
-                f"delete from {seed} a using {seed} b where a.currency_code = 'GBP' "
-                "and b.currency_code = 'GBP' and a.ctid > b.ctid"
-            )
+            conn.execute(f"delete from {seed} where rate_basis = 'planted'")
 
 
 @contextmanager
