@@ -55,3 +55,8 @@
 {% macro default__matches_any_of(column, subquery) -%}
     {{ column }} in ({{ subquery }})
 {%- endmacro %}
+
+{#- dbt-redshift dispatches to postgres__ before default__: Redshift has no arrays of rows. -#}
+{% macro redshift__matches_any_of(column, subquery) -%}
+    {{ return(default__matches_any_of(column, subquery)) }}
+{%- endmacro %}

@@ -131,6 +131,22 @@ def test_scoped_singular_tests_know_their_dependencies_when_parsed_on_a_full_ref
     assert "model.jlr_analytics.int_staging_deletions" in test["depends_on"]["nodes"]
 
 
+def test_every_postgres_only_macro_has_a_redshift_version(manifest):
+    """dbt-redshift is built on dbt-postgres: adapter.dispatch tries redshift__, then postgres__,
+    then default__, so a macro with only postgres__ and default__ versions sends PostgreSQL's
+    SQL to Redshift. The incremental branches that call them are not rendered by the
+    --full-refresh compile above, so this rule is what keeps them Redshift SQL."""
+    names = {m["name"] for m in manifest["macros"].values() if m["package_name"] == PROJECT}
+    postgres_only = {
+        name.removeprefix("postgres__")
+        for name in names
+        if name.startswith("postgres__")
+        and "redshift__" + name.removeprefix("postgres__") not in names
+    }
+    assert len([n for n in names if n.startswith("postgres__")]) >= 4
+    assert postgres_only == set()
+
+
 def test_redshift_physical_design_is_configured(manifest):
     by_name = {n["name"]: n for n in models(manifest).values()}
     assert by_name["fct_vehicle_sales"]["config"]["dist"] == "vin"
