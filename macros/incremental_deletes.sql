@@ -69,10 +69,11 @@
 
 
 {#- On an incremental run, whether a full batch replaced the staging table after the newest change
-    the model holds (`last_changed_at`, its own column); false, without a query, otherwise. -#}
+    the model holds (`last_changed_at`, its own column); false, without a query, otherwise (and
+    under render_incremental, which renders the ordinary case). -#}
 {% macro staging_replaced_since_last_run(table_name, last_changed_at='_loaded_at',
         source_name='jlr_ops') -%}
-    {%- if not is_incremental() -%}
+    {%- if not is_incremental() or renders_later_run() -%}
         {%- do return(false) -%}
     {%- endif -%}
     {%- do return(staging_replaced_after(table_name, last_change(last_changed_at),

@@ -1,9 +1,12 @@
 {#- A snapshot reads only the source rows that changed after the newest change it holds (its
     `column`, carried from staging's _loaded_at). The watermark is read first and written as a
-    literal, so the planner sees how few rows pass it. Renders nothing on the first run or on
-    --full-refresh, which compare every source row as dbt's snapshot does. -#}
+    literal, so the planner sees how few rows pass it (under render_incremental, where nothing
+    is read, a subquery). Renders nothing on the first run or on --full-refresh, which compare
+    every source row as dbt's snapshot does, nor when the warehouse may not be read. -#}
 {% macro snapshot_changed_since_last_run(column) -%}
-    {%- if not flags.FULL_REFRESH and execute and load_relation(this) is not none -%}
+    {%- if execute and renders_later_run() -%}
+        where {{ column }} > (select max(existing.{{ column }}) from {{ this }} as existing)
+    {%- elif not flags.FULL_REFRESH and reads_warehouse() and load_relation(this) is not none -%}
         {%- set newest = run_query('select max(' ~ column ~ ') from ' ~ this).columns[0][0] -%}
         {%- if newest is not none -%}
             where {{ column }} > cast('{{ newest.isoformat() }}' as timestamptz)
