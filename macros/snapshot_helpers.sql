@@ -5,7 +5,7 @@
     every source row as dbt's snapshot does, nor when the warehouse may not be read. -#}
 {% macro snapshot_changed_since_last_run(column) -%}
     {%- if execute and renders_later_run() -%}
-        where {{ column }} > (select max(existing.{{ column }}) from {{ this }} as existing)
+        where {{ column }} > {{ last_change(column) }}
     {%- elif not flags.FULL_REFRESH and reads_warehouse() and load_relation(this) is not none -%}
         {%- set newest = run_query('select max(' ~ column ~ ') from ' ~ this).columns[0][0] -%}
         {%- if newest is not none -%}

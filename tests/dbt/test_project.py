@@ -170,8 +170,9 @@ def test_scoped_singular_tests_know_their_dependencies_when_parsed_on_a_full_ref
 def test_every_postgres_only_macro_has_a_redshift_version(manifest):
     """dbt-redshift is built on dbt-postgres: adapter.dispatch tries redshift__, then postgres__,
     then default__, so a macro with only postgres__ and default__ versions sends PostgreSQL's
-    SQL to Redshift. The incremental branches that call them are not rendered by the
-    --full-refresh compile above, so this rule is what keeps them Redshift SQL."""
+    SQL to Redshift. The models' pre-hooks that call them (the fact's delete of changed orders)
+    render only when a run executes them, in no compile above, so this rule is what keeps them
+    Redshift SQL."""
     names = {m["name"] for m in manifest["macros"].values() if m["package_name"] == PROJECT}
     postgres_only = {
         name.removeprefix("postgres__")
