@@ -8,7 +8,7 @@ DBT   := $(VENV)/bin/dbt
 ENV ?= dev
 AWS_TABLES := plants,vehicle_models,model_trims,parts,dealers,customers,vehicles,sales_orders,warranty_claims
 # Exports the local stack's settings (ports, users, generated passwords) for dbt and psql.
-WITH_ENV := eval "$$($(PY) -m ingestion.settings --shell)" &&
+WITH_ENV := eval "$$($(PY) -m ingestion.config.settings --shell)" &&
 
 SCALE ?= 0.01
 SEED  ?= 42
@@ -41,12 +41,12 @@ seed: up ## (Re)create the demo source database jlr_ops: SCALE=0.01 SEED=42
 changes: up ## Apply DAYS=1 days of realistic change to the demo source
 	@$(PY) -m ingestion changes --days $(DAYS) --seed $(SEED)
 
-ingest: ## Extract -> crawl -> curate -> load; TABLES=a,b FULL_REFRESH=1 DRY_RUN=1 LOG_FORMAT=json TARGET=aws ENV=dev
+ingest: ## Extract -> crawl -> curate -> load; TABLES=a,b FULL_REFRESH=1 DRY_RUN=1 WAIT=s LOG_FORMAT=json TARGET=aws ENV=dev
 ifeq ($(TARGET),aws)
 	@$(VENV)/bin/python -m infra.deploy run --env $(ENV) --tables $(or $(TABLES),$(AWS_TABLES)) $(if $(FULL_REFRESH),--full-refresh)
 else
 	@$(MAKE) --no-print-directory up
-	@$(PY) -m ingestion ingest $(if $(TABLES),--tables $(TABLES)) $(if $(FULL_REFRESH),--full-refresh) $(if $(DRY_RUN),--dry-run) $(if $(LOG_FORMAT),--log-format $(LOG_FORMAT))
+	@$(PY) -m ingestion ingest $(if $(TABLES),--tables $(TABLES)) $(if $(FULL_REFRESH),--full-refresh) $(if $(DRY_RUN),--dry-run) $(if $(WAIT),--wait $(WAIT)) $(if $(LOG_FORMAT),--log-format $(LOG_FORMAT))
 endif
 
 reconcile: up ## Source vs warehouse staging for every table: counts, keys, per-column checksums (exit 1 on a difference)

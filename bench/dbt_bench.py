@@ -30,12 +30,12 @@ from statistics import median
 from psycopg import sql
 
 from ingestion.cli import DEFAULT_SOURCE
-from ingestion.config import load_source
+from ingestion.config.settings import REPO_ROOT, Settings
+from ingestion.config.source import load_source
 from ingestion.demo.changes import apply_changes
 from ingestion.demo.generator import seed_database
 from ingestion.pipeline import run_ingest
-from ingestion.settings import REPO_ROOT, Settings
-from ingestion.warehouse_postgres import pg_connect
+from ingestion.warehouse.postgres import pg_connect
 
 DATABASE = "jlr_bench_dbt"
 BEFORE = "jlr_bench_dbt_before"  # the warehouse before the incremental build, for every round

@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingestion.mysql_source import connect
-from ingestion.settings import REPO_ROOT, Settings
+from ingestion.config.settings import REPO_ROOT, Settings
+from ingestion.source.mysql import connect
 
 DATABASE = "jlr_bench"
 TABLE = "bench_orders"
@@ -46,10 +46,10 @@ from seq_1_to_{{rows}}
 """
 WORKER = """
 import json, sys, time
-from ingestion.config import load_source
-from ingestion.extract import extract_table
-from ingestion.lake import open_lake
-from ingestion.settings import Settings
+from ingestion.config.source import load_source
+from ingestion.source.extract import extract_table
+from ingestion.lake.storage import open_lake
+from ingestion.config.settings import Settings
 if __name__ == "__main__":
     settings = Settings.load()
     result = extract_table(load_source(sys.argv[1]), settings.mysql, open_lake(sys.argv[2]),

@@ -20,12 +20,13 @@ from pathlib import Path
 import pyarrow.csv as pacsv
 from psycopg import sql
 
-from ingestion.catalog import LocalCatalog, crawl_table
-from ingestion.config import load_source
-from ingestion.extract import extract_table
-from ingestion.lake import open_lake
-from ingestion.settings import REPO_ROOT, Settings
-from ingestion.warehouse_postgres import load_into_postgres, pg_connect
+from ingestion.catalog.crawl import crawl_table
+from ingestion.catalog.local import LocalCatalog
+from ingestion.config.settings import REPO_ROOT, Settings
+from ingestion.config.source import load_source
+from ingestion.lake.storage import open_lake
+from ingestion.source.extract import extract_table
+from ingestion.warehouse.postgres import load_into_postgres, pg_connect
 
 DATABASE, TABLE, SCHEMA = "jlr_bench", "bench_orders", "bench_staging"
 RESULTS = REPO_ROOT / "bench" / "results" / "pipeline.json"
@@ -43,14 +44,15 @@ def fresh_warehouse(settings: Settings) -> Settings:
 def psql_copy_reference(settings: Settings, lake, source: str) -> float:
     """Seconds for ``psql \\copy`` to load the same curated rows, exported as CSV beforehand (not
     timed), into an empty table of the same shape as the staging table."""
-    from ingestion.curated import curated_manifests
-    from ingestion.warehouse_postgres import _csv_ready, _parquet
+    from ingestion.lake.layout import curated_manifests
+    from ingestion.lake.manifests import read_curated
+    from ingestion.warehouse.postgres import _csv_ready, _parquet
 
-    manifest = lake.get_json(curated_manifests(lake, source, TABLE)[-1])
-    names = [c["name"] for c in manifest["columns"]]
+    manifest = read_curated(lake, curated_manifests(lake, source, TABLE)[-1])
+    names = [c["name"] for c in manifest.columns]
     csv_path = Path(tempfile.mkdtemp(prefix="bench-copy-")) / "rows.csv"
     with csv_path.open("wb") as out:
-        for f in manifest["files"]:
+        for f in manifest.files:
             table = _csv_ready(_parquet(lake, f["key"]).read(columns=names))
             pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False))
     reference = f"{TABLE}_psql"

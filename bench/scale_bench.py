@@ -24,11 +24,11 @@ from pathlib import Path
 import pymysql
 from psycopg import sql
 
+from ingestion.config.settings import REPO_ROOT, Settings
 from ingestion.demo.generator import seed_database
 from ingestion.errors import SourceError
-from ingestion.mysql_source import connect
-from ingestion.settings import REPO_ROOT, Settings
-from ingestion.warehouse_postgres import pg_connect
+from ingestion.source.mysql import connect
+from ingestion.warehouse.postgres import pg_connect
 
 DATABASE = "jlr_bench_scale"  # + _small for the small scale: both sources can be kept
 RESULTS = REPO_ROOT / "bench" / "results" / "scale.json"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from pyspark import StorageLevel
@@ -33,17 +33,13 @@ from glue_jobs.curation import (
     with_lineage,
     with_partition,
 )
-from ingestion.catalog import LocalCatalog, contract_from_columns, raw_database
-from ingestion.curated import (
-    CURATED_FORMAT,
-    LINEAGE_COLUMNS,
-    batch_prefix,
-    curated_raw_manifests,
-    rejects_prefix,
-)
+from ingestion.catalog.crawl import Catalog, contract_from_columns
 from ingestion.errors import CurateError
+from ingestion.events import BatchCurated
 from ingestion.faults import crash_point
-from ingestion.lake import Lake
+from ingestion.lake import layout, manifests
+from ingestion.lake.manifests import LINEAGE_COLUMNS, Counts, CuratedManifest, RawManifest
+from ingestion.lake.storage import Lake
 
 ROWS_PER_FILE = int(os.environ.get("JLR_CURATED_ROWS_PER_FILE", "2000000"))
 
@@ -112,29 +108,14 @@ class CurateOptions:
         )
 
 
-@dataclass
-class BatchResult:
-    table: str
-    batch_id: str
-    manifest_key: str
-    extracted: int
-    curated: int
-    rejected: int
-    duplicates_removed: int
-    deletes: int  # rows marking a deletion (tombstones and soft deletes), inside ``curated``
-    files: int
-    seconds: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def _read_raw(spark: SparkSession, lake: Lake, manifest: dict, contract: list[dict]) -> DataFrame:
+def _read_raw(
+    spark: SparkSession, lake: Lake, manifest: RawManifest, contract: list[dict]
+) -> DataFrame:
     """Data records and delete records (tombstones: primary key only) of a raw run."""
     schema = raw_schema(contract)
     parts = []
     for kind in ("data", "delete"):
-        paths = [lake.url(f["key"]) for f in manifest["files"] if f.get("kind", "data") == kind]
+        paths = [lake.url(f["key"]) for f in manifest.files_of(kind)]
         if paths:
             df = (
                 spark.read.schema(schema)
@@ -187,20 +168,20 @@ def curate_batch(
     primary_key: list[str],
     cursor: str | None,
     options: CurateOptions | None = None,
-) -> BatchResult:
+) -> BatchCurated:
     started = time.perf_counter()
     options = options or CurateOptions()
-    manifest = lake.get_json(raw_key)
-    batch_id = manifest["run_id"]
+    manifest = manifests.read_raw(lake, raw_key)
+    batch_id = manifest.run_id
     names = [c["name"] for c in contract]
     checked = apply_contract(_read_raw(spark, lake, manifest, contract), contract, primary_key)
-    checked = mark_soft_deletes(checked, manifest.get("soft_delete_column"))
+    checked = mark_soft_deletes(checked, manifest.soft_delete_column)
     # read three times (count, rejects, curated): kept on local disk, not in the heap, so the
     # job's memory does not grow with the batch (MEMORY_AND_DISK ran out of a 2 GB heap on a
     # 5,250,000-row batch)
     checked = checked.persist(StorageLevel.DISK_ONLY)
     extracted = checked.count()
-    expected = manifest["row_count"] + manifest.get("delete_count", 0)
+    expected = manifest.records
     if extracted != expected:
         raise CurateError(
             f"{table} batch {batch_id}: raw files hold {extracted} records but the "
@@ -213,10 +194,10 @@ def curate_batch(
     good_rows = good.count()
     distinct_keys = good.select(*primary_key).distinct().count()
     curated = with_lineage(
-        deduplicate(good, primary_key, cursor, names), batch_id, manifest["extracted_at"]
+        deduplicate(good, primary_key, cursor, names), batch_id, manifest.extracted_at
     )
     curated = curated.select(*names, *[c[0] for c in LINEAGE_COLUMNS])
-    target = batch_prefix(source, table, batch_id)
+    target = layout.curated_batch_prefix(source, table, batch_id)
     if options.partition_column:
         # one task per partition value, so each partition gets files of up to ROWS_PER_FILE rows
         # rather than one small file per task
@@ -234,7 +215,7 @@ def curate_batch(
     else:
         n_files = max(1, math.ceil(good_rows / ROWS_PER_FILE))
         curated.repartition(n_files).write.mode("overwrite").parquet(lake.url(target + "/"))
-    rejects_at = rejects_prefix(source, table, batch_id)
+    rejects_at = layout.rejects_prefix(source, table, batch_id)
     lake.delete_prefix(rejects_at)
     rejected = extracted - good_rows
     if rejected:
@@ -275,60 +256,51 @@ def curate_batch(
         }
         for n, s, p, r in LINEAGE_COLUMNS
     ]
-    result = BatchResult(
-        table,
-        batch_id,
-        f"{target}/_manifest.json",
-        extracted,
-        written,
-        written_rejects,
-        duplicates,
-        deletes,
-        len(files),
-        0.0,
+    counts = Counts(extracted, written, written_rejects, duplicates, deletes)
+    curated_manifest = CuratedManifest(
+        source=source,
+        table=table,
+        batch_id=batch_id,
+        mode=manifest.mode,
+        primary_key=primary_key,
+        columns=columns,
+        files=files,
+        counts=counts,
+        raw_manifests=[raw_key],
+        cursor=cursor,
+        rejects_prefix=rejects_at if written_rejects else None,
+        zero_dates_nulled=manifest.zero_dates,
+        extracted_at=manifest.extracted_at,
+        curated_at=datetime.now(UTC).isoformat(),
     )
+    manifest_key = layout.manifest_key(target)
     crash_point("curate.before_manifest")
-    lake.put_json(
-        result.manifest_key,
-        {
-            "format": CURATED_FORMAT,
-            "source": source,
-            "table": table,
-            "batch_id": batch_id,
-            "mode": manifest["mode"],
-            "raw_manifests": [raw_key],
-            "primary_key": primary_key,
-            "cursor": cursor,
-            "columns": columns,
-            "files": files,
-            "rejects_prefix": rejects_at if written_rejects else None,
-            "counts": {
-                "extracted": extracted,
-                "curated": written,
-                "rejected": written_rejects,
-                "duplicates_removed": duplicates,
-                "deletes": deletes,
-            },
-            "zero_dates_nulled": manifest.get("zero_dates", {}),
-            "extracted_at": manifest["extracted_at"],
-            "curated_at": datetime.now(UTC).isoformat(),
-        },
-    )
+    manifests.write(lake, manifest_key, curated_manifest)  # the commit point: written last
     crash_point("curate.batch_committed")
-    result.seconds = time.perf_counter() - started
-    return result
+    return BatchCurated(
+        table=table,
+        batch_id=batch_id,
+        manifest_key=manifest_key,
+        extracted=extracted,
+        curated=written,
+        rejected=written_rejects,
+        duplicates_removed=duplicates,
+        deletes=deletes,
+        files=len(files),
+        seconds=time.perf_counter() - started,
+    )
 
 
 def curate_table(
     spark: SparkSession,
     lake: Lake,
-    catalog: LocalCatalog,
+    catalog: Catalog,
     source: str,
     table: str,
     options: CurateOptions | None = None,
-) -> list[BatchResult]:
+) -> list[BatchCurated]:
     """Curate every committed raw run of the table that has no curated batch yet."""
-    database = raw_database(source)
+    database = layout.raw_database(source)
     definition = catalog.get_table(database, table)
     primary_key = definition["Parameters"]["jlr.primary_key"].split(",")
     cursor = definition["Parameters"].get("jlr.cursor") or None
@@ -345,3 +317,11 @@ def curate_table(
             )
         )
     return results
+
+
+def curated_raw_manifests(lake: Lake, source: str, table: str) -> set[str]:
+    """The curate job's bookmark: raw manifests already turned into a committed batch."""
+    done: set[str] = set()
+    for key in layout.curated_manifests(lake, source, table):
+        done.update(manifests.read_curated(lake, key).raw_manifests)
+    return done

@@ -13,21 +13,24 @@ Arguments (Glue's ``--NAME value`` form):
 The PII salt comes from a Secrets Manager secret (JLR_PII_SALT_SECRET_ARN) or the environment
 (JLR_PII_SALT).
 
-Prints one JSON line per curated batch and a final summary line.
+Prints one event (``ingestion.events``) per curated batch and a final one.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 
 from glue_jobs.curate_batches import CurateOptions, build_spark, curate_table
 from glue_jobs.glue_args import failure_summary, resolve_args
-from ingestion.catalog import GlueCatalog, LocalCatalog, crawl_table, raw_database
-from ingestion.config import SOURCES_DIR, load_source
-from ingestion.credentials import pii_salt
+from ingestion import events
+from ingestion.catalog.crawl import crawl_table
+from ingestion.catalog.glue import GlueCatalog
+from ingestion.catalog.local import LocalCatalog
+from ingestion.config.credentials import pii_salt
+from ingestion.config.source import SOURCES_DIR, load_source
 from ingestion.errors import ConfigError
-from ingestion.lake import open_lake
+from ingestion.lake.layout import raw_database
+from ingestion.lake.storage import open_lake
 from ingestion.logs import emit_metrics
 
 
@@ -59,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             options = CurateOptions.for_table(config, table, salt)
             for result in curate_table(spark, lake, catalog, args["SOURCE"], table, options):
                 batches += 1
-                print(json.dumps({"event": "batch_curated", **result.as_dict()}), flush=True)
+                events.emit(result)
                 emit_metrics(
                     "curate",
                     table,
@@ -69,14 +72,11 @@ def main(argv: list[str] | None = None) -> int:
                     duplicates_removed=result.duplicates_removed,
                     seconds=result.seconds,
                 )
-        print(
-            json.dumps({"event": "curate_finished", "tables": len(tables), "batches": batches}),
-            flush=True,
-        )
+        events.emit(events.JobFinished("curate", len(tables), batches))
         return 0
     except Exception as exc:  # noqa: BLE001 - ours, a disk, Spark or a driver: one line
         message = failure_summary("curate", exc)
-        print(json.dumps({"event": "curate_failed", "error": message}), flush=True)
+        events.emit(events.JobFailed("curate", message))
         return 1
 
 

@@ -11,34 +11,35 @@ Arguments (Glue's ``--NAME value`` form):
                       ingestion/sources/<SOURCE>.yml): Redshift dist and sort keys
 
 PostgreSQL is reached through JLR_PG_HOST / _PORT / _USER / _PASSWORD / _DATABASE; Redshift
-through JLR_REDSHIFT_* (see ingestion/warehouse_redshift.py). Prints one JSON line per batch,
-one per failed table, and a final summary line; exits 1 when any table failed.
+through JLR_REDSHIFT_* (see ingestion/warehouse/redshift.py). Prints one event
+(``ingestion.events``) per batch, one per failed table, and a final one; exits 1 when any table
+failed.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 
 from glue_jobs.glue_args import failure_summary, resolve_args
-from ingestion.config import SOURCES_DIR, load_source
+from ingestion import events
+from ingestion.config.source import SOURCES_DIR, load_source
 from ingestion.errors import ConfigError
-from ingestion.lake import open_lake
+from ingestion.lake.storage import open_lake
 from ingestion.logs import emit_metrics
-from ingestion.warehouse import load_pending
+from ingestion.warehouse.interface import load_pending
 
 
 def _open_warehouse(kind: str, config):
     if kind == "postgres":
-        from ingestion.settings import Settings
-        from ingestion.warehouse_postgres import PostgresWarehouse
+        from ingestion.config.settings import Settings
+        from ingestion.warehouse.postgres import PostgresWarehouse
 
         return PostgresWarehouse(Settings.load().postgres)
     if kind == "redshift":
         from contextlib import nullcontext
 
-        from ingestion.redshift_sql import Layout
-        from ingestion.warehouse_redshift import DataApi, RedshiftTarget, RedshiftWarehouse
+        from ingestion.warehouse.redshift import DataApi, RedshiftTarget, RedshiftWarehouse
+        from ingestion.warehouse.redshift_sql import Layout
 
         layouts = {
             name: Layout(t.dist_key, tuple(t.sort_keys)) for name, t in config.tables.items()
@@ -66,10 +67,10 @@ def main(argv: list[str] | None = None) -> int:
             )
     except Exception as exc:  # noqa: BLE001 - ours, a disk, Spark or a driver: one line
         message = failure_summary("load", exc)
-        print(json.dumps({"event": "load_failed", "error": message}), flush=True)
+        events.emit(events.JobFailed("load", message))
         return 1
     for result in results:
-        print(json.dumps({"event": "batch_" + result.status, **result.as_dict()}), flush=True)
+        events.emit(events.BatchLoaded(**result.as_dict()))
         emit_metrics(
             "load",
             result.table,
@@ -80,12 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     for failure in failures:
         emit_metrics("load", failure.table, failures=1)
     for failure in failures:
-        print(json.dumps({"event": "table_failed", **vars(failure)}), flush=True)
+        events.emit(events.TableFailed(failure.table, failure.error))
         print(f"load: {failure.table}: {failure.error}", file=sys.stderr)
-    print(
-        json.dumps({"event": "load_finished", "batches": len(results), "failed": len(failures)}),
-        flush=True,
-    )
+    events.emit(events.JobFinished("load", len(tables), len(results), len(failures)))
     return 1 if failures else 0
 
 

@@ -25,13 +25,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ingestion.config import load_source, select_tables
-from ingestion.credentials import source_endpoint
-from ingestion.curated import table_rejects_prefix
+from ingestion.config.credentials import source_endpoint
+from ingestion.config.settings import REPO_ROOT, Settings
+from ingestion.config.source import load_source, select_tables
 from ingestion.errors import PlatformError
-from ingestion.lake import open_lake
+from ingestion.events import BatchCurated, BatchLoaded, Event
+from ingestion.lake.layout import table_rejects_prefix
+from ingestion.lake.storage import open_lake
 from ingestion.pipeline import Reporter, TableRun, reset_source, run_ingest
-from ingestion.settings import REPO_ROOT, Settings
 
 DEFAULT_SOURCE = REPO_ROOT / "ingestion" / "sources" / "jlr_ops.yml"
 # Off a terminal (CI, logs) rich would wrap at 80 columns and cut the summary table.
@@ -109,16 +110,15 @@ class RichReporter(Reporter):
     def extract_done(self, table: str, rows: int) -> None:
         self.progress.update(self.tasks[table], total=rows, completed=rows)
 
-    def event(self, stage: str, event: dict) -> None:
-        kind = event.get("event", "")
-        if kind == "batch_curated":
+    def event(self, stage: str, event: Event) -> None:
+        if isinstance(event, BatchCurated):
             self.progress.console.print(
-                f"  curated  {event['table']:<16} {event['curated']:>10,} rows  "
-                f"rejected {event['rejected']:,}  duplicates {event['duplicates_removed']:,}"
+                f"  curated  {event.table:<16} {event.curated:>10,} rows  "
+                f"rejected {event.rejected:,}  duplicates {event.duplicates_removed:,}"
             )
-        elif kind.startswith("batch_"):
+        elif isinstance(event, BatchLoaded):
             self.progress.console.print(
-                f"  {event['status']:<8} {event['table']:<16} {event['rows_loaded']:>10,} rows"
+                f"  {event.status:<8} {event.table:<16} {event.rows_loaded:>10,} rows"
             )
 
 
@@ -180,8 +180,9 @@ def print_summary(runs: list[TableRun], seconds: float, source: str, lake_uri: s
 
 def cmd_dry_run(config, settings: Settings, tables: list[str], full_refresh: bool) -> int:
     """What `ingest` would do, checked against the live source; no data moves."""
-    from ingestion.extract import TableState, plan_table
-    from ingestion.mysql_source import connect
+    from ingestion.lake.state import TableState
+    from ingestion.source.mysql import connect
+    from ingestion.source.plan import plan_table
 
     database = _source_database(config)
     lake = open_lake(settings.lake_uri)
@@ -227,7 +228,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.dry_run:
         return cmd_dry_run(config, settings, tables, args.full_refresh)
     if args.log_format == "json":
-        return cmd_ingest_json(config, settings, tables, args.full_refresh)
+        return cmd_ingest_json(config, settings, tables, args.full_refresh, args.wait)
     started = time.perf_counter()
     with Progress(
         SpinnerColumn(),
@@ -245,14 +246,24 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             tables,
             RichReporter(progress),
             full_refresh=args.full_refresh,
+            lock_wait_seconds=args.wait,
         )
     print_summary(runs, time.perf_counter() - started, config.name, settings.lake_uri)
     return 0 if all(r.status == "ok" for r in runs) else 1
 
 
-def cmd_ingest_json(config, settings: Settings, tables: list[str], full_refresh: bool) -> int:
+def cmd_ingest_json(
+    config, settings: Settings, tables: list[str], full_refresh: bool, wait: float
+) -> int:
     """For machines: one JSON line per table at the end, no progress bars."""
-    runs = run_ingest(config, settings, _source_database(config), tables, full_refresh=full_refresh)
+    runs = run_ingest(
+        config,
+        settings,
+        _source_database(config),
+        tables,
+        full_refresh=full_refresh,
+        lock_wait_seconds=wait,
+    )
     for run in runs:
         record = {"event": "table_ingested", "source": config.name, **asdict(run)}
         print(json.dumps({**record, "status": run.status}), flush=True)
@@ -397,6 +408,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run",
         action="store_true",
         help="check the configuration against the live source and show the plan; move nothing",
+    )
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="when another ingest of the source is running, wait this long for it to finish "
+        "(default 0: stop at once, naming it)",
     )
     p.add_argument(
         "--log-format",

@@ -15,6 +15,10 @@ Result::
                  "resumed", "seconds"} | {"table", "status": "failed", "error"}],
      "continuation": {"tables": [...]} | null}
 
+``{"action": "lock" | "unlock", "source", "run_id"}`` takes or releases the source's run lock for
+a Step Functions execution (``run_id``: its name); a lock held by another run raises
+``SourceLocked``, which the state machine retries.
+
 "continue" means the function stopped before its time ran out (``JLR_STOP_MARGIN_MS`` before
 the deadline, default 60 s) with every finished chunk committed; invoke it again with the
 returned ``continuation`` (the Step Functions loop does) and it resumes at the first uncommitted
@@ -29,12 +33,13 @@ import logging
 import os
 from pathlib import Path
 
-from ingestion.config import SOURCES_DIR, load_source, select_tables
-from ingestion.credentials import source_endpoint
+from ingestion.config.credentials import source_endpoint
+from ingestion.config.source import SOURCES_DIR, load_source, select_tables
 from ingestion.errors import PlatformError
-from ingestion.extract import extract_table
-from ingestion.lake import open_lake
+from ingestion.lake.lock import RunLock
+from ingestion.lake.storage import open_lake
 from ingestion.logs import configure, emit_metrics
+from ingestion.source.extract import extract_table
 
 log = logging.getLogger("jlr.extract")
 
@@ -48,6 +53,8 @@ def _config_path(event: dict) -> Path:
 def handler(event: dict | None, context) -> dict:
     configure(json_lines=True)
     event = event or {}
+    if event.get("action") in ("lock", "unlock"):
+        return run_lock(event)
     margin = int(os.environ.get("JLR_STOP_MARGIN_MS", "60000"))
 
     def should_stop() -> bool:
@@ -106,6 +113,21 @@ def handler(event: dict | None, context) -> dict:
     status = "failed" if failed else "complete"
     log.info("extract finished", extra={"status": status, "tables": len(results)})
     return {"status": status, "source": config.name, "tables": results, "continuation": None}
+
+
+def run_lock(event: dict) -> dict:
+    """Take or release the source's lock for a run spread over several invocations."""
+    source, run_id = event.get("source") or "jlr_ops", str(event["run_id"])
+    lock = RunLock(open_lake(os.environ["JLR_LAKE_URI"]), source, run_id=run_id, pid=0)
+    if event["action"] == "lock":
+        lock.acquire()  # SourceLocked propagates: the state machine waits and retries
+        log.info("lock taken", extra={"source": source, "run_id": run_id})
+        if lock.took_over:
+            log.warning("took over a stale lock", extra={"from": lock.took_over.describe()})
+    else:
+        lock.release()
+        log.info("lock released", extra={"source": source, "run_id": run_id})
+    return {"status": "complete", "source": source, "action": event["action"], "run_id": run_id}
 
 
 def _continue(source: str, results: list[dict], remaining: list[str]) -> dict:

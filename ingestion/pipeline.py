@@ -8,23 +8,27 @@ run as they would in Glue: as separate processes with Glue-style arguments, thei
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ingestion.catalog import LocalCatalog, crawl_table
-from ingestion.config import SourceConfig
+from ingestion import events
+from ingestion.catalog.crawl import crawl_table
+from ingestion.catalog.local import LocalCatalog
+from ingestion.config.settings import REPO_ROOT, Settings
+from ingestion.config.source import SourceConfig
 from ingestion.errors import PlatformError
-from ingestion.extract import extract_table, plan_table
-from ingestion.lake import open_lake
-from ingestion.mysql_source import connect
-from ingestion.settings import REPO_ROOT, Settings
+from ingestion.events import Event
+from ingestion.lake import layout
+from ingestion.lake.lock import RunLock
+from ingestion.lake.storage import open_lake
+from ingestion.source.extract import extract_table
+from ingestion.source.mysql import connect
+from ingestion.source.plan import plan_table
 
 GLUE_JOBS = REPO_ROOT / "glue_jobs"
 
@@ -49,6 +53,19 @@ class TableRun:
     catch_up: int = 0  # earlier batches (from interrupted runs) finished on the way
     error: str | None = None
 
+    def apply(self, event: events.BatchCurated | events.BatchLoaded) -> None:
+        """Take the counts of this run's batch (its id is the extract run id); a batch of an
+        earlier, interrupted run finished on the way is counted as a catch-up."""
+        if event.batch_id != self.run_id:
+            if isinstance(event, events.BatchCurated):
+                self.catch_up += 1
+            return
+        if isinstance(event, events.BatchCurated):
+            self.curated, self.rejected = event.curated, event.rejected
+            self.duplicates, self.deletes = event.duplicates_removed, event.deletes
+        elif event.status == "loaded":
+            self.loaded, self.deletes_applied = event.rows_loaded, event.rows_tombstoned
+
     @property
     def reconciled(self) -> bool:
         return (
@@ -71,22 +88,28 @@ class Reporter:
     def extract_started(self, table: str, estimate: int) -> None: ...
     def extract_rows(self, table: str, rows: int) -> None: ...
     def extract_done(self, table: str, rows: int) -> None: ...
-    def event(self, stage: str, event: dict) -> None: ...
+    def event(self, stage: str, event: Event) -> None: ...
 
 
-def _run_job(
-    script: str,
-    args: list[str],
-    env: dict[str, str],
-    log_path: Path,
-    on_event: Callable[[dict], None],
+@dataclass(frozen=True)
+class Job:
+    """A Glue job script and the arguments it takes besides ``--TABLES``."""
+
+    stage: str
+    script: str
+    args: list[str]
+
+
+def run_job(
+    job: Job, tables: list[str], env: dict[str, str], log_path: Path, on_event
 ) -> tuple[int, str | None]:
-    """Run a Glue job script like Glue does; returns (exit code, error reported by the job)."""
+    """Run a Glue job script like Glue does, as its own process; every event it prints goes to
+    ``on_event``. Returns (exit code, the job's own failure when it failed as a whole)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     error = None
     with log_path.open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(  # noqa: S603 - our own script, arguments are a list
-            [sys.executable, str(GLUE_JOBS / script), *args],
+            [sys.executable, str(GLUE_JOBS / job.script), *job.args, "--TABLES", ",".join(tables)],
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,
@@ -94,21 +117,147 @@ def _run_job(
             cwd=REPO_ROOT,
         )
         if proc.stdout is None:  # stdout=PIPE always gives one
-            raise PlatformError(f"job {script}: no output pipe")
+            raise PlatformError(f"job {job.script}: no output pipe")
         for line in proc.stdout:
             log.write(line)
-            if line.startswith("{"):
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if event.get("event", "").endswith("_failed") and "table" not in event:
-                    error = event.get("error")
+            event = events.parse(line)
+            if isinstance(event, events.JobFailed):
+                error = event.error
+            if event is not None:
                 on_event(event)
         code = proc.wait()
     if code and not error:
-        error = f"job {script} exited with code {code}; see {log_path}"
+        error = f"job {job.script} exited with code {code}; see {log_path}"
     return code, error
+
+
+class Ingest:
+    """One ``make ingest`` of a source: check, extract, crawl, curate, load; each stage works on
+    the tables that have not failed yet, and records what it did in their ``TableRun``."""
+
+    def __init__(
+        self,
+        config: SourceConfig,
+        settings: Settings,
+        database: str,
+        tables: list[str],
+        reporter: Reporter | None = None,
+        full_refresh: bool = False,
+    ):
+        self.config, self.settings, self.database = config, settings, database
+        self.tables, self.full_refresh = tables, full_refresh
+        self.reporter = reporter or Reporter()
+        self.runs = {t: TableRun(t) for t in tables}
+        self.lake = open_lake(settings.lake_uri)
+        self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+    def todo(self) -> list[str]:
+        return [t for t in self.tables if not self.runs[t].error]
+
+    def check(self) -> dict[str, int]:
+        """Plan every table against the live source (a bad configuration stops here, before any
+        data moves); returns the source's row estimates for the progress bars."""
+        mysql = self.settings.mysql
+        self.reporter.stage(
+            "check",
+            f"{len(self.tables)} tables against {self.database} on {mysql.host}:{mysql.port}",
+        )
+        with connect(mysql, self.database) as conn:
+            for table in self.tables:
+                plan_table(self.config, conn, self.database, table)
+            with conn.cursor() as cur:
+                cur.execute(
+                    "select table_name, table_rows from information_schema.tables "
+                    "where table_schema = %s",
+                    (self.database,),
+                )
+                return {name: int(rows or 0) for name, rows in cur.fetchall()}
+
+    def extract(self, estimates: dict[str, int]) -> None:
+        self.reporter.stage("extract", "MySQL -> raw zone (gzip JSON Lines)")
+        for table in self.tables:
+            run = self.runs[table]
+            started = time.perf_counter()
+            self.reporter.extract_started(table, estimates.get(table, 0))
+            try:
+                result = extract_table(
+                    self.config,
+                    self.settings.mysql,
+                    self.lake,
+                    table,
+                    database=self.database,
+                    full_refresh=self.full_refresh,
+                    on_rows=lambda n, t=table: self.reporter.extract_rows(t, n),
+                )
+            except PlatformError as exc:
+                run.error = f"extract: {exc}"
+            else:
+                run.extracted = result.rows + result.deletes
+                run.zero_dates = sum(result.zero_dates.values())
+                run.run_id, run.mode = result.run_id, result.mode
+                self.reporter.extract_done(table, result.rows)
+            run.seconds += time.perf_counter() - started
+
+    def crawl(self) -> None:
+        self.reporter.stage("crawl", "raw zone -> catalog")
+        catalog = LocalCatalog(self.lake)
+        for table in self.todo():
+            try:
+                crawl_table(self.lake, catalog, self.config.name, table)
+            except PlatformError as exc:
+                self.runs[table].error = f"crawl: {exc}"
+
+    def run_stage(self, job: Job) -> None:
+        """Run a job over the tables still going; its events fill in their runs."""
+        todo = self.todo()
+        if not todo:
+            return
+        started = time.perf_counter()
+        failed: set[str] = set()
+
+        def on_event(event: Event) -> None:
+            self.reporter.event(job.stage, event)
+            run = self.runs.get(getattr(event, "table", None))
+            if run is None:
+                return
+            if isinstance(event, events.TableFailed):
+                failed.add(event.table)
+                run.error = f"{job.stage}: {event.error}"
+            elif isinstance(event, events.BatchCurated | events.BatchLoaded):
+                run.apply(event)
+
+        log_path = self.settings.local_dir / "logs" / f"{job.stage}-{self.stamp}.log"
+        code, error = run_job(job, todo, self.settings.to_env(), log_path, on_event)
+        share = (time.perf_counter() - started) / len(todo)
+        for table in todo:
+            self.runs[table].seconds += share
+            if code and not failed:  # the job failed as a whole, not table by table
+                self.runs[table].error = f"{job.stage}: {error}"
+
+    def jobs(self) -> tuple[Job, Job]:
+        common = ["--LAKE_URI", self.settings.lake_uri, "--SOURCE", self.config.name]
+        common += ["--SOURCE_CONFIG", str(self.config.path)]
+        curate = Job("curate", "curate_raw.py", ["--JOB_NAME", "jlr-curate", *common])
+        load = Job(
+            "load",
+            "load_staging.py",
+            ["--JOB_NAME", "jlr-load", *common, "--WAREHOUSE_SCHEMA", self.config.warehouse_schema],
+        )
+        return curate, load
+
+    def run(self) -> list[TableRun]:
+        self.extract(self.check())
+        self.crawl()
+        curate, load = self.jobs()
+        self.reporter.stage("curate", "Glue job glue_jobs/curate_raw.py on Spark (local mode)")
+        self.run_stage(curate)
+        self.reporter.stage(
+            "load",
+            f"Glue job glue_jobs/load_staging.py -> PostgreSQL "
+            f"{self.settings.postgres.database}.{self.config.warehouse_schema}",
+        )
+        self.run_stage(load)
+        return [self.runs[t] for t in self.tables]
 
 
 def run_ingest(
@@ -118,140 +267,13 @@ def run_ingest(
     tables: list[str],
     reporter: Reporter | None = None,
     full_refresh: bool = False,
+    lock_wait_seconds: float = 0,
 ) -> list[TableRun]:
-    reporter = reporter or Reporter()
-    runs = {t: TableRun(t) for t in tables}
-    lake = open_lake(settings.lake_uri)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    logs = settings.local_dir / "logs"
-
-    reporter.stage(
-        "check",
-        f"{len(tables)} tables against {database} on {settings.mysql.host}:{settings.mysql.port}",
-    )
-    with connect(settings.mysql, database) as conn:
-        for table in tables:  # a bad configuration stops here, before any data moves
-            plan_table(config, conn, database, table)
-        with conn.cursor() as cur:
-            cur.execute(
-                "select table_name, table_rows from information_schema.tables "
-                "where table_schema = %s",
-                (database,),
-            )
-            estimates = {name: int(rows or 0) for name, rows in cur.fetchall()}
-
-    reporter.stage("extract", "MySQL -> raw zone (gzip JSON Lines)")
-    for table in tables:
-        run = runs[table]
-        started = time.perf_counter()
-        reporter.extract_started(table, estimates.get(table, 0))
-        try:
-            result = extract_table(
-                config,
-                settings.mysql,
-                lake,
-                table,
-                database=database,
-                full_refresh=full_refresh,
-                on_rows=lambda n, t=table: reporter.extract_rows(t, n),
-            )
-        except PlatformError as exc:
-            run.error = f"extract: {exc}"
-        else:
-            run.extracted = result.rows + result.deletes
-            run.zero_dates = sum(result.zero_dates.values())
-            run.run_id, run.mode = result.run_id, result.mode
-            reporter.extract_done(table, result.rows)
-        run.seconds += time.perf_counter() - started
-
-    reporter.stage("crawl", "raw zone -> catalog")
-    catalog = LocalCatalog(lake)
-    for table in [t for t in tables if not runs[t].error]:
-        try:
-            crawl_table(lake, catalog, config.name, table)
-        except PlatformError as exc:
-            runs[table].error = f"crawl: {exc}"
-
-    def run_stage(stage: str, script: str, args: list[str], apply: Callable[[dict], None]) -> None:
-        todo = [t for t in tables if not runs[t].error]
-        if not todo:
-            return
-        started = time.perf_counter()
-        log_path = logs / f"{stage}-{stamp}.log"
-
-        failed: set[str] = set()
-
-        def on_event(event: dict) -> None:
-            reporter.event(stage, event)
-            if event.get("event") == "table_failed" and event.get("table") in runs:
-                failed.add(event["table"])
-                runs[event["table"]].error = f"{stage}: {event['error']}"
-            elif event.get("table") in runs:
-                apply(event)
-
-        code, error = _run_job(
-            script, [*args, "--TABLES", ",".join(todo)], settings.to_env(), log_path, on_event
-        )
-        share = (time.perf_counter() - started) / len(todo)
-        for table in todo:
-            runs[table].seconds += share
-            if code and not failed:  # the job failed as a whole, not table by table
-                runs[table].error = f"{stage}: {error}"
-
-    # Counts reconcile per batch: this run's batch is the one whose id is its extract run id.
-    def on_curated(event: dict) -> None:
-        run = runs[event["table"]]
-        if event["batch_id"] != run.run_id:
-            run.catch_up += 1
-            return
-        run.curated, run.rejected = event["curated"], event["rejected"]
-        run.duplicates, run.deletes = event["duplicates_removed"], event["deletes"]
-
-    reporter.stage("curate", "Glue job glue_jobs/curate_raw.py on Spark (local mode)")
-    run_stage(
-        "curate",
-        "curate_raw.py",
-        [
-            "--JOB_NAME",
-            "jlr-curate",
-            "--LAKE_URI",
-            settings.lake_uri,
-            "--SOURCE",
-            config.name,
-            "--SOURCE_CONFIG",
-            str(config.path),
-        ],
-        on_curated,
-    )
-
-    def on_loaded(event: dict) -> None:
-        run = runs[event["table"]]
-        if event["batch_id"] == run.run_id and event.get("status") == "loaded":
-            run.loaded, run.deletes_applied = event["rows_loaded"], event["rows_tombstoned"]
-
-    reporter.stage(
-        "load",
-        f"Glue job glue_jobs/load_staging.py -> PostgreSQL "
-        f"{settings.postgres.database}.{config.warehouse_schema}",
-    )
-    run_stage(
-        "load",
-        "load_staging.py",
-        [
-            "--JOB_NAME",
-            "jlr-load",
-            "--LAKE_URI",
-            settings.lake_uri,
-            "--SOURCE",
-            config.name,
-            "--WAREHOUSE_SCHEMA",
-            config.warehouse_schema,
-            "--SOURCE_CONFIG",
-            str(config.path),
-        ],
-        on_loaded,
-    )
-    return [runs[t] for t in tables]
+    """Ingest the tables, holding the source's run lock (a second run of the same source waits
+    up to ``lock_wait_seconds``, then stops with a line naming the holder)."""
+    ingest = Ingest(config, settings, database, tables, reporter, full_refresh)
+    with RunLock(ingest.lake, config.name, wait_seconds=lock_wait_seconds):
+        return ingest.run()
 
 
 def reset_source(config: SourceConfig, settings: Settings) -> None:
@@ -260,13 +282,12 @@ def reset_source(config: SourceConfig, settings: Settings) -> None:
     watermarks and staging rows of the old source would otherwise disagree with the new one."""
     from psycopg import sql
 
-    from ingestion.catalog import raw_database
-    from ingestion.warehouse_postgres import pg_connect
+    from ingestion.warehouse.postgres import pg_connect
 
     lake = open_lake(settings.lake_uri)
-    for prefix in ("raw", "curated", "rejects", "_state"):
-        lake.delete_prefix(f"{prefix}/{config.name}")
-    lake.delete_prefix(f"_catalog/{raw_database(config.name)}")
+    with RunLock(lake, config.name):  # never under a running ingest of the source
+        for prefix in layout.source_prefixes(config.name):
+            lake.delete_prefix(prefix)
     with pg_connect(settings.postgres) as conn, conn.transaction(), conn.cursor() as cur:
         cur.execute(
             sql.SQL("drop schema if exists {} cascade").format(

@@ -31,15 +31,15 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 
-from ingestion.config import SourceConfig
-from ingestion.curated import table_rejects_prefix
+from ingestion.config.settings import Settings
+from ingestion.config.source import SourceConfig
+from ingestion.contract.typemap import map_column
 from ingestion.errors import PlatformError
-from ingestion.extract import TablePlan, plan_table
-from ingestion.lake import Lake
-from ingestion.mysql_source import SourceColumn, connect, quote_ident
-from ingestion.settings import Settings
-from ingestion.typemap import map_column
-from ingestion.warehouse_postgres import pg_connect
+from ingestion.lake.layout import table_rejects_prefix
+from ingestion.lake.storage import Lake
+from ingestion.source.mysql import SourceColumn, connect, quote_ident
+from ingestion.source.plan import TablePlan, plan_table
+from ingestion.warehouse.postgres import pg_connect
 
 MASK = 2**64 - 1
 NULL = b"\x00null"

@@ -60,8 +60,23 @@ if [ ! -x "$IAC_VENV/bin/python" ] || [ "$(cat "$IAC_VENV/.jlr-installed" 2>/dev
 fi
 
 # --------------------------------------------------------------- Python environment
+# Activating the venv also exports the local stack's settings, so `dbt run` works as is. The
+# snippet is rewritten when it names another settings module (a venv made before a move).
+activate_exports_settings() {
+  local activate="$VENV/bin/activate"
+  grep -q 'python -m ingestion.config.settings --shell' "$activate" && return 0
+  sed -i '/^# JLR data platform: local stack settings/,$d' "$activate"
+  cat >>"$activate" <<'EOF'
+# JLR data platform: local stack settings (ports, users, generated passwords) for dbt and the CLI.
+if [ -f "$VIRTUAL_ENV/../ingestion/config/settings.py" ]; then
+  eval "$(cd "$VIRTUAL_ENV/.." && "$VIRTUAL_ENV/bin/python" -m ingestion.config.settings --shell)"
+fi
+EOF
+}
+
 want="$(cat "$LOCK" "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)"
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ]; then
+  activate_exports_settings
   say "ok: system packages and .venv are up to date"
   exit 0
 fi
@@ -73,15 +88,6 @@ say "installing Python dependencies from requirements.lock (about a minute the f
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$LOCK"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -e "$ROOT"
 
-# Activating the venv also exports the local stack's settings, so `dbt run` works as is.
-if ! grep -q 'ingestion.settings' "$VENV/bin/activate"; then
-  cat >>"$VENV/bin/activate" <<'EOF'
-
-# JLR data platform: local stack settings (ports, users, generated passwords) for dbt and the CLI.
-if [ -f "$VIRTUAL_ENV/../ingestion/settings.py" ]; then
-  eval "$(cd "$VIRTUAL_ENV/.." && "$VIRTUAL_ENV/bin/python" -m ingestion.settings --shell)"
-fi
-EOF
-fi
+activate_exports_settings
 echo "$want" >"$STAMP"
 say "ok: .venv ready ($("$VENV/bin/python" --version), dbt $("$VENV/bin/dbt" --version 2>/dev/null | awk '/installed/ {print $3; exit}'))"

@@ -6,7 +6,7 @@
 #
 #   scripts/stack.sh up | down | status
 #
-# Settings (ports, users, passwords, databases) come from `python -m ingestion.settings`; see the
+# Settings (ports, users, passwords, databases) come from `python -m ingestion.config.settings`; see the
 # README for the environment variables.
 set -euo pipefail
 
@@ -16,9 +16,9 @@ PY="${JLR_PYTHON:-$ROOT/.venv/bin/python}"
 
 cmd="${1:-status}"
 if [ "$cmd" = up ]; then
-  eval "$(cd "$ROOT" && "$PY" -m ingestion.settings --init --shell)"
+  eval "$(cd "$ROOT" && "$PY" -m ingestion.config.settings --init --shell)"
 else
-  eval "$(cd "$ROOT" && "$PY" -m ingestion.settings --shell)"
+  eval "$(cd "$ROOT" && "$PY" -m ingestion.config.settings --shell)"
 fi
 
 LOCAL="$JLR_LOCAL_DIR"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from psycopg import sql
 
-from ingestion.mysql_source import connect, quote_ident
-from ingestion.settings import REPO_ROOT, Settings
-from ingestion.warehouse_postgres import pg_connect
+from ingestion.config.settings import REPO_ROOT, Settings
+from ingestion.source.mysql import connect, quote_ident
+from ingestion.warehouse.postgres import pg_connect
 from tests.aws_fixtures import aws  # noqa: F401 - a session fixture for tests that need it
 
 

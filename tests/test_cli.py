@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from ingestion.settings import REPO_ROOT
+from ingestion.config.settings import REPO_ROOT
 
 
 def run_cli(*args, env=None, wrapper=(), **popen):
@@ -58,8 +58,8 @@ def test_a_wrong_password_is_reported_and_never_printed(stack):
 def test_a_failing_table_is_one_line_with_its_cause_and_the_others_still_load(settings, tmp_path):
     import os
 
-    from ingestion.mysql_source import connect
-    from ingestion.warehouse_postgres import pg_connect
+    from ingestion.source.mysql import connect
+    from ingestion.warehouse.postgres import pg_connect
 
     with connect(settings.mysql, settings.mysql.database) as conn, conn.cursor() as cur:
         for table in ("good", "bad"):

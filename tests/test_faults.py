@@ -11,10 +11,10 @@ import subprocess
 import time
 
 from ingestion.cli import DEFAULT_SOURCE
-from ingestion.config import load_source
+from ingestion.config.source import load_source
 from ingestion.demo.changes import apply_changes
 from ingestion.demo.generator import seed_database
-from ingestion.lake import open_lake
+from ingestion.lake.storage import open_lake
 from ingestion.reconcile import reconcile
 from tests.test_cli import run_cli
 

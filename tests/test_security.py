@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.config.settings import REPO_ROOT, Endpoint
 from ingestion.demo.generator import seed_database
 from ingestion.errors import ConfigError, SourceError
-from ingestion.mysql_source import connect
-from ingestion.settings import REPO_ROOT, Endpoint
-from ingestion.warehouse_postgres import pg_connect
+from ingestion.source.mysql import connect
+from ingestion.warehouse.postgres import pg_connect
 from tests.test_cli import run_cli
 
 MYSQL_SECRET = "Recognisable-MySQL-Secret-7731"

@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from ingestion.mysql_source import connect
-from ingestion.settings import REPO_ROOT, Settings
+from ingestion.config.settings import REPO_ROOT, Settings
+from ingestion.source.mysql import connect
 
 STACK = ["bash", str(REPO_ROOT / "scripts" / "stack.sh")]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ingestion.config.settings import Endpoint
 from ingestion.demo import reference as ref
 from ingestion.demo.generator import (
     Sizes,
@@ -24,8 +25,7 @@ from ingestion.demo.generator import (
     gen_model_trims,
 )
 from ingestion.errors import SourceError
-from ingestion.mysql_source import connect, quote_ident
-from ingestion.settings import Endpoint
+from ingestion.source.mysql import connect, quote_ident
 
 
 def _insert(cur, table: str, rows: list[tuple]) -> int:

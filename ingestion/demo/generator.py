@@ -24,10 +24,10 @@ from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 
+from ingestion.config.settings import Endpoint
 from ingestion.demo import reference as ref
 from ingestion.errors import SourceError
-from ingestion.mysql_source import connect, quote_ident
-from ingestion.settings import Endpoint
+from ingestion.source.mysql import connect, quote_ident
 
 HISTORY_START = datetime(2022, 1, 1)
 HISTORY_END = datetime(2026, 9, 30, 23, 59, 59)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlfluff.core import FluffConfig, Linter
 
-from ingestion.settings import REPO_ROOT
+from ingestion.config.settings import REPO_ROOT
 
 DBT = Path(sys.executable).parent / "dbt"
 PROJECT = "jlr_analytics"

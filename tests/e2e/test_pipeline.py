@@ -11,14 +11,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ingestion.cli import DEFAULT_SOURCE
-from ingestion.config import load_source
+from ingestion.config.settings import REPO_ROOT
+from ingestion.config.source import load_source
 from ingestion.demo.changes import apply_changes
 from ingestion.demo.generator import seed_database
-from ingestion.lake import open_lake
-from ingestion.mysql_source import connect, quote_ident
+from ingestion.lake.storage import open_lake
 from ingestion.pipeline import run_ingest
-from ingestion.settings import REPO_ROOT
-from ingestion.warehouse_postgres import pg_connect, staging_row_counts
+from ingestion.source.mysql import connect, quote_ident
+from ingestion.warehouse.postgres import pg_connect, staging_row_counts
 
 DBT = Path(sys.executable).parent / "dbt"
 CHROMIUM = os.environ.get("JLR_CHROMIUM", "/usr/bin/chromium")  # Debian's, installed by setup

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import time
 
-from ingestion.config import load_source
-from ingestion.lake import open_lake
-from ingestion.mysql_source import connect
+from ingestion.config.source import load_source
+from ingestion.lake.storage import open_lake
 from ingestion.pipeline import run_ingest
 from ingestion.reconcile import reconcile
-from ingestion.warehouse_postgres import pg_connect
+from ingestion.source.mysql import connect
+from ingestion.warehouse.postgres import pg_connect
 
 CONFIG = """name: drift
 database: {database}

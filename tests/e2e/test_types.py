@@ -9,12 +9,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from glue_jobs.curate_batches import curate_table
-from ingestion.catalog import LocalCatalog, crawl_table
-from ingestion.config import load_source
-from ingestion.extract import extract_table
-from ingestion.lake import open_lake
-from ingestion.mysql_source import connect
-from ingestion.warehouse_postgres import load_into_postgres, pg_connect
+from ingestion.catalog.crawl import crawl_table
+from ingestion.catalog.local import LocalCatalog
+from ingestion.config.source import load_source
+from ingestion.lake.storage import open_lake
+from ingestion.source.extract import extract_table
+from ingestion.source.mysql import connect
+from ingestion.warehouse.postgres import load_into_postgres, pg_connect
 
 DDL = """
 create table edge (

@@ -19,9 +19,9 @@ import pytest
 import yaml
 
 from infra import deploy, package
+from ingestion.config.settings import REPO_ROOT
 from ingestion.demo.generator import seed_database
 from ingestion.logs import metrics_record
-from ingestion.settings import REPO_ROOT
 
 INFRA = REPO_ROOT / "infra"
 TEMPLATE = INFRA / "platform.yaml"
@@ -247,6 +247,49 @@ def test_the_lambda_zip_runs_its_handler_from_a_clean_directory(settings, aws, t
         ("extract", "dealers"),
     }
     assert settings.mysql.password not in result.stdout + result.stderr
+
+
+# --- the packaged Glue jobs ---------------------------------------------------------------------
+
+# What the job scripts may import beyond the packaged requirements and zip: pyspark 3.5.6 (Glue
+# 5.1's Spark) and py4j, and modules AWS documents as provided in Glue 5.1 (boto3 and its own).
+GLUE_PROVIDED = ["pyspark", "py4j", *BOTO3_DISTRIBUTION]
+IMPORT_JOB = """
+import importlib.util, sys
+sys.path.insert(0, sys.argv[1])  # --extra-py-files
+for script in sys.argv[2:]:
+    spec = importlib.util.spec_from_file_location("job", script)
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    assert job.main(["job.py"]) == 1  # no arguments: one line saying which are missing
+for name in ("pymysql", "psycopg", "pyarrow", "rich"):
+    assert name not in sys.modules, name + " was imported"
+"""
+
+
+def test_the_glue_jobs_start_from_their_packaged_artifacts_in_a_fresh_venv(tmp_path):
+    """A venv holding only Glue's own modules, the packaged requirements.txt and the
+    --extra-py-files zip imports both job scripts and runs them to their argument check."""
+    glue = package.build_glue(tmp_path / "release")
+    venv = tmp_path / "glue-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "-r", str(glue / "requirements.txt")],
+        check=True,
+    )  # fmt: skip
+    (site,) = (venv / "lib").glob("python3.*/site-packages")
+    dev_site = Path(boto3.__file__).resolve().parent.parent
+    for name in GLUE_PROVIDED:
+        (site / name).symlink_to(dev_site / name)
+    scripts = [str(glue / "curate_raw.py"), str(glue / "load_staging.py")]
+    result = subprocess.run(
+        [str(python), "-I", "-c", IMPORT_JOB, str(glue / "jlr_platform.zip"), *scripts],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-1500:] + result.stderr[-1500:]
+    assert result.stdout.count("missing job arguments") == 2, result.stdout
 
 
 # --- the deploy script against moto -------------------------------------------------------------

@@ -11,10 +11,12 @@ import pytest
 
 from ingestion.demo.generator import seed_database
 from ingestion.errors import LakeError
-from ingestion.lake import S3Lake, open_lake
+from ingestion.lake import manifests
+from ingestion.lake.manifests import RawManifest
+from ingestion.lake.storage import S3Lake, open_lake
 from ingestion.lambda_handler import handler
 from ingestion.logs import JsonFormatter
-from ingestion.mysql_source import connect
+from ingestion.source.mysql import connect
 
 
 class LambdaContext:
@@ -188,10 +190,23 @@ def write_manifest(lake, run_id, columns):
                 "types": dict(zip(("raw", "spark", "postgres", "redshift"), types, strict=True)),
             }
         )
-    lake.put_json(
-        f"raw/src/t/run={run_id}/_manifest.json",
-        {"run_id": run_id, "primary_key": ["id"], "cursor": "updated_at", "columns": cols},
+    manifest = RawManifest(
+        source="src",
+        database="src",
+        table="t",
+        run_id=run_id,
+        mode="full",
+        window={"low": None, "high": None},
+        extracted_at=run_id,
+        committed_at=run_id,
+        primary_key=["id"],
+        cursor="updated_at",
+        soft_delete_column=None,
+        columns=cols,
+        files=[],
+        row_count=0,
     )
+    manifests.write(lake, f"raw/src/t/run={run_id}/_manifest.json", manifest)
 
 
 ID = ("id", "int(11)", ("int", "int", "integer", "integer"))
@@ -200,7 +215,9 @@ NOTE = ("note", "varchar(20)", ("text", "string", "varchar(20)", "varchar(80)"))
 
 
 def test_glue_catalog_registers_tables_partitions_and_versions(aws, tmp_path):
-    from ingestion.catalog import GlueCatalog, LocalCatalog, contract_from_columns, crawl_table
+    from ingestion.catalog.crawl import contract_from_columns, crawl_table
+    from ingestion.catalog.glue import GlueCatalog
+    from ingestion.catalog.local import LocalCatalog
 
     lake = open_lake(f"file://{tmp_path}/lake")  # the raw zone; the catalog is Glue's
     write_manifest(lake, "20260101T000000000000Z", [ID, AMOUNT])
@@ -231,7 +248,7 @@ def test_glue_catalog_registers_tables_partitions_and_versions(aws, tmp_path):
 
 
 def test_glue_crawler_start_join_and_timeout(aws):
-    from ingestion.catalog import GlueCatalog
+    from ingestion.catalog.glue import GlueCatalog
     from ingestion.errors import CatalogError
 
     catalog = GlueCatalog()
@@ -252,7 +269,7 @@ def test_glue_crawler_start_join_and_timeout(aws):
 
 
 def test_crawl_outcomes_read_from_glue_answers():
-    from ingestion.catalog import crawl_outcome
+    from ingestion.catalog.glue import crawl_outcome
     from ingestion.errors import CatalogError
 
     assert crawl_outcome({"Name": "c", "State": "RUNNING"}) is None
@@ -280,7 +297,7 @@ def test_crawl_outcomes_read_from_glue_answers():
 
 
 def test_the_pii_salt_comes_from_a_secret_when_one_is_named(aws, monkeypatch):
-    from ingestion.credentials import pii_salt
+    from ingestion.config.credentials import pii_salt
     from ingestion.errors import ConfigError
 
     secrets = boto3.client("secretsmanager")
@@ -297,3 +314,51 @@ def test_the_pii_salt_comes_from_a_secret_when_one_is_named(aws, monkeypatch):
     monkeypatch.setenv("JLR_PII_SALT_SECRET_ARN", "arn:aws:secretsmanager:eu-west-2:1:secret:no")
     with pytest.raises(ConfigError, match="cannot read the PII salt secret .*ResourceNotFound"):
         pii_salt()
+
+
+def test_parallel_streams_run_in_threads_and_stop_at_the_deadline(lambda_env, settings, tmp_path):
+    """``streams: 2`` in Lambda: no process pool (Lambda has none), and the deadline reaches
+    every stream; the continuation finishes the run with each row exactly once."""
+    import gzip
+
+    seed_database(settings.mysql, settings.mysql.database, 0.005, 42)
+    config = tmp_path / "streams.yml"
+    config.write_text(
+        "name: src\ndatabase: unused\nwarehouse_schema: s\ntables:\n"
+        "  sales_orders:\n    streams: 2\n    chunk_rows: 1000\n"
+    )
+    os.environ["JLR_SOURCE_CONFIG"] = str(config)  # restored by lambda_env's monkeypatch
+    first = handler({}, LambdaContext(900_000, 900_000, 1_000))
+    assert first["status"] == "continue", first
+    second = handler({"continuation": first["continuation"]}, LambdaContext(900_000))
+    assert second["status"] == "complete", second
+    (done,) = second["tables"]
+    expected = source_count(settings, "sales_orders")
+    assert done["resumed"] and done["rows"] == expected == 5000
+    ids = []
+    for f in lambda_env.get_json(done["manifest"])["files"]:
+        with gzip.open(lambda_env.open(f["key"]), "rt") as handle:
+            ids += [json.loads(line)["order_id"] for line in handle]
+    assert len(ids) == len(set(ids)) == expected
+    assert {
+        f["key"].split("part-")[1][:3] for f in lambda_env.get_json(done["manifest"])["files"]
+    } == {"s00", "s01"}
+
+
+def test_the_lambda_takes_and_releases_the_source_lock_for_an_execution(aws, monkeypatch):
+    from ingestion.lake.lock import SourceLocked
+
+    monkeypatch.setenv("JLR_LAKE_URI", f"s3://{new_bucket()}/lake")
+
+    def call(action, run_id):
+        return handler({"action": action, "source": "src", "run_id": run_id}, LambdaContext(1))
+
+    assert call("lock", "exec-1")["status"] == "complete"
+    assert call("lock", "exec-1")["status"] == "complete"  # a retried invocation: still ours
+    with pytest.raises(SourceLocked, match="locked by run exec-1"):
+        call("lock", "exec-2")
+    call("unlock", "exec-2")  # not its lock: nothing happens
+    with pytest.raises(SourceLocked):
+        call("lock", "exec-2")
+    call("unlock", "exec-1")
+    assert call("lock", "exec-2")["status"] == "complete"

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import load_source, select_tables
+from ingestion.config.source import load_source, select_tables
 from ingestion.errors import ConfigError
 
 GOOD = """

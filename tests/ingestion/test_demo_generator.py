@@ -2,7 +2,7 @@
 
 from ingestion.demo.changes import apply_changes
 from ingestion.demo.generator import TABLE_ORDER, VIN_TRANSLIT, VIN_WEIGHTS, make_vin, seed_database
-from ingestion.mysql_source import connect, quote_ident
+from ingestion.source.mysql import connect, quote_ident
 
 SCALE = 0.002
 

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.catalog import LocalCatalog, crawl_table
-from ingestion.config import load_source
+from ingestion.catalog.crawl import crawl_table
+from ingestion.catalog.local import LocalCatalog
+from ingestion.config.settings import Endpoint
+from ingestion.config.source import load_source
 from ingestion.errors import CatalogError, ConfigError, SourceError
-from ingestion.extract import committed_manifests, extract_table
-from ingestion.lake import open_lake
-from ingestion.mysql_source import connect
-from ingestion.settings import Endpoint
+from ingestion.lake.layout import raw_manifests
+from ingestion.lake.storage import open_lake
+from ingestion.source.extract import extract_table
+from ingestion.source.mysql import connect
 
 TYPES_TABLE = """
 create table edge (
@@ -103,13 +105,13 @@ def test_chunks_split_large_tables_and_the_manifest_is_last(settings, tmp_path):
     manifest = lake.get_json(result.manifest_key)
     assert [f["rows"] for f in manifest["files"]] == [1000, 1000, 500]
     assert len(read_rows(lake, manifest)) == 2500
-    assert committed_manifests(lake, "src", "t") == [result.manifest_key]
+    assert raw_manifests(lake, "src", "t") == [result.manifest_key]
 
 
 def test_files_without_a_manifest_are_invisible(settings, tmp_path):
     lake = open_lake(settings.lake_uri)
     lake.put_bytes("raw/src/t/run=20990101T000000000000Z/part-00000.jsonl.gz", b"partial")
-    assert committed_manifests(lake, "src", "t") == []
+    assert raw_manifests(lake, "src", "t") == []
     with pytest.raises(CatalogError, match="no committed raw data"):
         crawl_table(lake, LocalCatalog(lake), "src", "t")
 

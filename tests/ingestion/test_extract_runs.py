@@ -10,14 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config import load_source
+from ingestion.config.settings import REPO_ROOT
+from ingestion.config.source import load_source
 from ingestion.demo.changes import apply_changes
 from ingestion.demo.generator import seed_database
 from ingestion.errors import LakeError
-from ingestion.extract import TableState, committed_manifests, extract_table
-from ingestion.lake import open_lake
-from ingestion.mysql_source import connect
-from ingestion.settings import REPO_ROOT
+from ingestion.lake.layout import raw_manifests
+from ingestion.lake.state import TableState
+from ingestion.lake.storage import open_lake
+from ingestion.source.extract import extract_table
+from ingestion.source.mysql import connect
 
 
 def write_config(tmp_path: Path, tables: str) -> Path:
@@ -98,9 +100,9 @@ def test_a_failed_run_keeps_the_watermark_and_the_rerun_duplicates_nothing(
     watermark = state.watermark()
     query(settings, "update sales_orders set updated_at = utc_timestamp(6) where order_id <= 1500")
 
-    import ingestion.extract as extract_module
+    import ingestion.source.stream as stream_module
 
-    real_commit, commits = extract_module._commit_chunk, []
+    real_commit, commits = stream_module._commit_chunk, []
 
     def failing_commit(*args, **kwargs):
         if commits:
@@ -108,15 +110,15 @@ def test_a_failed_run_keeps_the_watermark_and_the_rerun_duplicates_nothing(
         commits.append(1)
         return real_commit(*args, **kwargs)
 
-    monkeypatch.setattr(extract_module, "_commit_chunk", failing_commit)
+    monkeypatch.setattr(stream_module, "_commit_chunk", failing_commit)
     with pytest.raises(LakeError, match="simulated"):
         extract_table(config, settings.mysql, lake, "sales_orders")
     assert state.watermark() == watermark
-    assert len(committed_manifests(lake, "src", "sales_orders")) == 1
+    assert len(raw_manifests(lake, "src", "sales_orders")) == 1
     inflight = state.inflight()
     assert inflight is not None
 
-    monkeypatch.setattr(extract_module, "_commit_chunk", real_commit)
+    monkeypatch.setattr(stream_module, "_commit_chunk", real_commit)
     rerun = extract_table(config, settings.mysql, lake, "sales_orders")
     assert rerun.resumed and rerun.run_id == inflight["run_id"]
     assert rerun.window == inflight["window"]
@@ -129,10 +131,10 @@ def test_a_failed_run_keeps_the_watermark_and_the_rerun_duplicates_nothing(
 
 CHILD = """
 import sys
-from ingestion.config import load_source
-from ingestion.extract import extract_table
-from ingestion.lake import open_lake
-from ingestion.settings import Settings
+from ingestion.config.source import load_source
+from ingestion.source.extract import extract_table
+from ingestion.lake.storage import open_lake
+from ingestion.config.settings import Settings
 settings = Settings.load()
 extract_table(load_source(sys.argv[1]), settings.mysql, open_lake(settings.lake_uri), "big")
 """
@@ -165,7 +167,7 @@ def test_kill_9_mid_extract_resumes_and_the_union_equals_the_table(settings, tmp
     lake = open_lake(settings.lake_uri)
     killed = extract_in_child(settings, config_path, "extract.chunk_committed:4")
     assert killed.returncode == -9, killed.stderr
-    assert committed_manifests(lake, "src", "big") == []
+    assert raw_manifests(lake, "src", "big") == []
     assert len(lake.list("raw/src/big/", ".json")) == 4  # four chunk markers, no manifest
 
     result = extract_table(load_source(config_path), settings.mysql, lake, "big")
@@ -181,14 +183,14 @@ def test_kill_between_manifest_and_watermark_is_finished_not_redone(settings, tm
     lake = open_lake(settings.lake_uri)
     killed = extract_in_child(settings, config_path, "extract.before_watermark:1")
     assert killed.returncode == -9, killed.stderr
-    (committed,) = committed_manifests(lake, "src", "big")
+    (committed,) = raw_manifests(lake, "src", "big")
     state = TableState(lake, "src", "big")
     assert state.watermark() is None and state.inflight() is not None
 
     result = extract_table(load_source(config_path), settings.mysql, lake, "big")
     assert not result.resumed  # the committed run was finished, then a new one ran
-    assert committed_manifests(lake, "src", "big")[0] == committed
-    assert len(committed_manifests(lake, "src", "big")) == 2
+    assert raw_manifests(lake, "src", "big")[0] == committed
+    assert len(raw_manifests(lake, "src", "big")) == 2
     assert state.watermark()["manifest"] == result.manifest_key
 
 
@@ -211,12 +213,12 @@ def test_a_full_refresh_drops_an_unfinished_run_and_reads_everything(
     lake = open_lake(settings.lake_uri)
     extract_table(config, settings.mysql, lake, "sales_orders")
     query(settings, "update sales_orders set updated_at = utc_timestamp(6) where order_id <= 1500")
-    import ingestion.extract as extract_module
+    import ingestion.source.stream as stream_module
 
     def failing_commit(*args, **kwargs):
         raise LakeError("simulated: the lake refused a write")
 
-    monkeypatch.setattr(extract_module, "_commit_chunk", failing_commit)
+    monkeypatch.setattr(stream_module, "_commit_chunk", failing_commit)
     with pytest.raises(LakeError):
         extract_table(config, settings.mysql, lake, "sales_orders")
     unfinished = TableState(lake, "src", "sales_orders").inflight()["run_id"]

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ingestion.cli import DEFAULT_SOURCE
-from ingestion.config import load_source
+from ingestion.config.source import load_source
 from ingestion.demo.generator import seed_database
-from ingestion.lake import open_lake
+from ingestion.lake.storage import open_lake
 from ingestion.pipeline import run_ingest
 from ingestion.reconcile import (
     _as_bool,
@@ -25,7 +25,7 @@ from ingestion.reconcile import (
     digest,
     reconcile,
 )
-from ingestion.warehouse_postgres import pg_connect
+from ingestion.warehouse.postgres import pg_connect
 from tests.test_cli import run_cli
 
 TABLES = ["customers", "sales_orders"]

@@ -3,9 +3,9 @@ import stat
 
 import pytest
 
+from ingestion.config.settings import Endpoint, Settings, init_stack_env, resolve
 from ingestion.errors import LakeError
-from ingestion.lake import open_lake
-from ingestion.settings import Endpoint, Settings, init_stack_env, resolve
+from ingestion.lake.storage import open_lake
 
 
 def test_stack_env_is_generated_once_private_and_env_wins(tmp_path):

@@ -1,7 +1,7 @@
 import pytest
 
+from ingestion.contract.typemap import map_column
 from ingestion.errors import CatalogError
-from ingestion.typemap import map_column
 
 
 def col(data_type, column_type=None, **kw):

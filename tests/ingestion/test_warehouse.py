@@ -13,8 +13,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingestion.errors import LoadError
-from ingestion.lake import open_lake
-from ingestion.warehouse_postgres import PostgresWarehouse, load_into_postgres, pg_connect
+from ingestion.lake.manifests import read_curated
+from ingestion.lake.storage import open_lake
+from ingestion.warehouse.postgres import PostgresWarehouse, load_into_postgres, pg_connect
 
 COLUMNS = [
     {"name": "id", "postgres": "bigint", "nullable": False},
@@ -195,9 +196,9 @@ def test_the_same_manifest_loaded_twice_changes_nothing_and_counts_reconcile(set
     key = "curated/src/items/batch=b1/_manifest.json"
     with PostgresWarehouse(settings.postgres) as warehouse:
         warehouse.prepare()
-        first = warehouse.load_batch(lake, "stg", key, lake.get_json(key), superseded=False)
+        first = warehouse.load_batch(lake, "stg", key, read_curated(lake, key), superseded=False)
         before = staging_state(settings)
-        second = warehouse.load_batch(lake, "stg", key, lake.get_json(key), superseded=False)
+        second = warehouse.load_batch(lake, "stg", key, read_curated(lake, key), superseded=False)
     assert (first.status, second.status) == ("loaded", "skipped")
     assert staging_state(settings) == before and [r[0] for r in before] == [1, 2]
     # curated = loaded + tombstoned (+ rejected at load: none), recorded once
@@ -209,9 +210,9 @@ def test_the_same_manifest_loaded_twice_changes_nothing_and_counts_reconcile(set
 
 LOAD_SCRIPT = """
 import sys
-from ingestion.lake import open_lake
-from ingestion.settings import Settings
-from ingestion.warehouse_postgres import load_into_postgres
+from ingestion.lake.storage import open_lake
+from ingestion.config.settings import Settings
+from ingestion.warehouse.postgres import load_into_postgres
 lake = open_lake(sys.argv[1])
 results = load_into_postgres(Settings.load().postgres, lake, "src", "stg", ["items"])
 print([r.status for r in results])

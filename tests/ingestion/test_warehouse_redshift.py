@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
@@ -15,11 +16,13 @@ import pytest
 from botocore.stub import ANY, Stubber
 from sqlfluff.core import FluffConfig, Linter
 
-from ingestion import redshift_sql as rsql
 from ingestion.errors import ConfigError, LoadError
-from ingestion.lake import S3Lake
-from ingestion.warehouse import load_pending
-from ingestion.warehouse_redshift import DataApi, RedshiftTarget, RedshiftWarehouse
+from ingestion.lake import manifests
+from ingestion.lake.manifests import Counts, CuratedManifest
+from ingestion.lake.storage import S3Lake
+from ingestion.warehouse import redshift_sql as rsql
+from ingestion.warehouse.interface import load_pending
+from ingestion.warehouse.redshift import DataApi, RedshiftTarget, RedshiftWarehouse
 
 GOLDEN = Path(__file__).parent / "golden" / "redshift_statements.sql"
 KEY = "curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json"
@@ -34,19 +37,19 @@ COLUMNS = [
     {"name": "_batch_id", "redshift": "varchar(32)", "nullable": False},
     {"name": "_is_deleted", "redshift": "boolean", "nullable": False},
 ]
-MANIFEST = {
-    "source": "jlr_ops",
-    "table": "items",
-    "batch_id": "20261124T080000Z",
-    "mode": "incremental",
-    "primary_key": ["id"],
-    "columns": COLUMNS,
-    "files": [
+MANIFEST = CuratedManifest(
+    source="jlr_ops",
+    table="items",
+    batch_id="20261124T080000Z",
+    mode="incremental",
+    primary_key=["id"],
+    columns=COLUMNS,
+    files=[
         {"key": "curated/jlr_ops/items/batch=20261124T080000Z/part-0.parquet", "rows": 3},
         {"key": "curated/jlr_ops/items/batch=20261124T080000Z/part-1.parquet", "rows": 2},
     ],
-    "counts": {"extracted": 6, "rejected": 1, "duplicates_removed": 0, "curated": 5},
-}
+    counts=Counts(extracted=6, curated=5, rejected=1, duplicates_removed=0),
+)
 
 
 def load_steps(mode="incremental", superseded=False, load_id="0f" * 16, primary_key=("id",)):
@@ -59,7 +62,7 @@ def load_steps(mode="incremental", superseded=False, load_id="0f" * 16, primary_
         copy_manifest_url="s3://jlr-lake/curated/jlr_ops/items/batch=x/_redshift_copy.json",
         iam_role_arn=ROLE,
         manifest_key=KEY,
-        manifest={**MANIFEST, "mode": mode},
+        manifest=replace(MANIFEST, mode=mode),
         load_id=load_id,
         superseded=superseded,
     )
@@ -181,7 +184,7 @@ def test_statements_reach_the_data_api_with_bound_parameters_and_time_out_cleanl
 
 def test_the_copy_manifest_lists_every_curated_file_with_its_size(s3_lake):
     lake = s3_lake
-    for i, f in enumerate(MANIFEST["files"]):
+    for i, f in enumerate(MANIFEST.files):
         lake.put_bytes(f["key"], b"PAR1" + bytes(10 * (i + 1)) + b"PAR1")
     warehouse = RedshiftWarehouse(DataApi(RedshiftTarget("dev", ROLE, workgroup="jlr-wg")))
     url = warehouse.write_copy_manifest(lake, KEY, MANIFEST)
@@ -194,7 +197,7 @@ def test_the_copy_manifest_lists_every_curated_file_with_its_size(s3_lake):
                 "mandatory": True,
                 "meta": {"content_length": 8 + 10 * (i + 1)},
             }
-            for i, f in enumerate(MANIFEST["files"])
+            for i, f in enumerate(MANIFEST.files)
         ]
     }
 
@@ -271,7 +274,7 @@ def s3_lake(aws):
         Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"}
     )
     lake = S3Lake(bucket, "/")
-    for f in MANIFEST["files"]:
+    for f in MANIFEST.files:
         lake.put_bytes(f["key"], b"PAR1....PAR1")
     return lake
 
@@ -290,7 +293,7 @@ def copy_url(steps):
 
 
 def test_a_first_load_creates_the_table_then_loads_in_one_transaction(s3_lake):
-    s3_lake.put_json(KEY, MANIFEST)
+    manifests.write(s3_lake, KEY, MANIFEST)
     script = ScriptedRedshift()
     for statement in rsql.create_audit_table():
         script.statement(statement)

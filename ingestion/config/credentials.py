@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 
-from ingestion.config import SourceConfig
+from ingestion.config.settings import Endpoint, Settings
+from ingestion.config.source import SourceConfig
 from ingestion.errors import ConfigError, SourceError
 from ingestion.logs import register_secret
-from ingestion.settings import Endpoint, Settings
 
 
 def source_endpoint(config: SourceConfig, settings: Settings | None = None) -> Endpoint:

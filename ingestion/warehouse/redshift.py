@@ -18,10 +18,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from ingestion import redshift_sql as rsql
 from ingestion.errors import ConfigError, LoadError
-from ingestion.lake import Lake
-from ingestion.warehouse import LoadResult, schema_changes
+from ingestion.lake import layout
+from ingestion.lake.manifests import CuratedManifest
+from ingestion.lake.storage import Lake
+from ingestion.warehouse import redshift_sql as rsql
+from ingestion.warehouse.interface import LoadResult, schema_changes
 
 TERMINAL = {"FINISHED", "FAILED", "ABORTED"}
 
@@ -189,33 +191,37 @@ class RedshiftWarehouse:
         rows = self.api.run(rsql.audited_manifests(), source=source, table_name=table)
         return {r[0] for r in rows}
 
-    def ensure_staging_table(self, schema: str, table: str, manifest: dict) -> None:
+    def ensure_staging_table(self, schema: str, table: str, manifest: CuratedManifest) -> None:
         rows = self.api.run(rsql.staging_columns(), schema_name=schema, table_name=table)
         existing = {name: _sql_type(*types) for name, *types in rows}
-        columns = manifest["columns"]
+        columns = manifest.columns
         if not existing:
             self.api.run(rsql.create_schema(schema))
             layout = self.layouts.get(table, rsql.Layout())
-            self.api.run(rsql.create_table(schema, table, columns, manifest["primary_key"], layout))
+            self.api.run(rsql.create_table(schema, table, columns, manifest.primary_key, layout))
             return
         for change in schema_changes(f"{schema}.{table}", existing, columns, "redshift"):
             builder = rsql.add_column if change.kind == "add" else rsql.widen_varchar
             self.api.run(builder(schema, table, change.column))
 
-    def write_copy_manifest(self, lake: Lake, manifest_key: str, manifest: dict) -> str:
+    def write_copy_manifest(self, lake: Lake, manifest_key: str, manifest: CuratedManifest) -> str:
         """Redshift's COPY manifest next to the curated one (sizes are what Parquet COPY needs)."""
-        files = [
-            {"url": lake.url(f["key"]), "size": lake.size(f["key"])} for f in manifest["files"]
-        ]
-        key = manifest_key.rsplit("/", 1)[0] + "/_redshift_copy.json"
+        files = [{"url": lake.url(f["key"]), "size": lake.size(f["key"])} for f in manifest.files]
+        key = layout.redshift_copy_manifest(manifest_key)
         lake.put_json(key, rsql.copy_manifest(files))
         return lake.url(key)
 
     def load_batch(
-        self, lake: Lake, schema: str, manifest_key: str, manifest: dict, *, superseded: bool
+        self,
+        lake: Lake,
+        schema: str,
+        manifest_key: str,
+        manifest: CuratedManifest,
+        *,
+        superseded: bool,
     ) -> LoadResult:
         started = time.perf_counter()
-        table, batch_id = manifest["table"], manifest["batch_id"]
+        table, batch_id = manifest.table, manifest.batch_id
         if not superseded:
             self.ensure_staging_table(schema, table, manifest)
         copy_url = None if superseded else self.write_copy_manifest(lake, manifest_key, manifest)
@@ -223,9 +229,9 @@ class RedshiftWarehouse:
         steps = rsql.load_transaction(
             schema=schema,
             table=table,
-            columns=manifest["columns"],
-            primary_key=manifest["primary_key"],
-            mode=manifest["mode"],
+            columns=manifest.columns,
+            primary_key=manifest.primary_key,
+            mode=manifest.mode,
             copy_manifest_url=copy_url,
             iam_role_arn=self.api.target.copy_role_arn,
             manifest_key=manifest_key,

@@ -86,6 +86,27 @@ class LocalLake(_JsonObjects):
         except OSError as exc:
             raise LakeError(f"cannot write {self.url(key)}: {exc.strerror or exc}") from None
 
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only if nothing is there yet; False when it exists. Atomic: the data is
+        written to a temporary name and hard-linked into place, which fails if the key exists."""
+        target = self.path(key)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.name)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.link(tmp, target)
+            finally:
+                os.unlink(tmp)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise LakeError(f"cannot write {self.url(key)}: {exc.strerror or exc}") from None
+        return True
+
     def put_file(self, key: str, source: Path) -> None:
         """Move a finished local file into the lake under ``key`` (atomic)."""
         target = self.path(key)
@@ -201,6 +222,27 @@ class S3Lake(_JsonObjects):
             self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("write", key, exc) from None
+
+    def put_if_absent(self, key: str, data: bytes) -> bool:
+        """Write ``key`` only if nothing is there yet (S3's conditional put, ``If-None-Match``);
+        False when it exists."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, IfNoneMatch="*"
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in (
+                "PreconditionFailed",
+                "412",
+                "ConditionalRequestConflict",
+            ):
+                return False
+            raise self._fail("write", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._fail("write", key, exc) from None
+        return True
 
     def put_file(self, key: str, source: Path) -> None:
         """Upload a finished local file (multipart when large), then remove the local copy."""

@@ -5,8 +5,8 @@ documented defaults below, and passwords come from ``<JLR_LOCAL_DIR>/stack.env``
 ``make up`` writes once with random passwords (mode 0600, git-ignored). No password is written in
 code, and ``Settings.__repr__`` never shows one.
 
-``python -m ingestion.settings --shell`` prints ``export`` lines for shells (the stack script and
-the venv's activate script use it); ``--init`` creates ``stack.env`` when it is missing.
+``python -m ingestion.config.settings --shell`` prints ``export`` lines for shells (the stack
+script and the venv's activate script use it); ``--init`` creates ``stack.env`` when missing.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 GENERATED = None  # a secret: generated into stack.env, never a default in code
 # name -> default
@@ -206,7 +206,7 @@ def _shell_quote(value: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m ingestion.settings",
+        prog="python -m ingestion.config.settings",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

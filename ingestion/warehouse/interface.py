@@ -33,9 +33,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
-from ingestion.curated import curated_manifests
 from ingestion.errors import LoadError, PlatformError
-from ingestion.lake import Lake
+from ingestion.lake.layout import curated_manifests
+from ingestion.lake.manifests import CuratedManifest, read_curated
+from ingestion.lake.storage import Lake
 
 LOADED_AT = "_loaded_at"
 NOT_NULL_LINEAGE = ("_batch_id", "_extracted_at", "_is_deleted")
@@ -102,16 +103,22 @@ class Warehouse(Protocol):
     def audited_manifests(self, source: str, table: str) -> set[str]: ...
 
     def load_batch(
-        self, lake: Lake, schema: str, manifest_key: str, manifest: dict, *, superseded: bool
+        self,
+        lake: Lake,
+        schema: str,
+        manifest_key: str,
+        manifest: CuratedManifest,
+        *,
+        superseded: bool,
     ) -> LoadResult: ...
 
 
 def pending_batches(lake: Lake, source: str, table: str, done: set[str]) -> list[tuple]:
     """(manifest key, manifest, superseded) of every batch not yet audited, oldest first."""
     pending = [
-        (k, lake.get_json(k)) for k in curated_manifests(lake, source, table) if k not in done
+        (k, read_curated(lake, k)) for k in curated_manifests(lake, source, table) if k not in done
     ]
-    fulls = [i for i, (_, m) in enumerate(pending) if m["mode"] == "full"]
+    fulls = [i for i, (_, m) in enumerate(pending) if m.mode == "full"]
     last_full = fulls[-1] if fulls else -1
     return [(k, m, i < last_full) for i, (k, m) in enumerate(pending)]
 

@@ -137,5 +137,5 @@ def map_column(column: dict) -> ColumnType:
         return ColumnType("base64", "binary", "bytea", f"varbyte({min(n, REDSHIFT_MAX_VARBYTE)})")
     raise CatalogError(
         f"column {column['name']!r}: MySQL type {column_type!r} is not supported "
-        "by the type map (ingestion/typemap.py)"
+        "by the type map (ingestion/contract/typemap.py)"
     )

@@ -30,11 +30,12 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from psycopg import sql
 
+from ingestion.config.settings import Endpoint
 from ingestion.errors import LoadError
 from ingestion.faults import crash_point
-from ingestion.lake import Lake, LocalLake
-from ingestion.settings import Endpoint
-from ingestion.warehouse import (
+from ingestion.lake.manifests import CuratedManifest
+from ingestion.lake.storage import Lake, LocalLake
+from ingestion.warehouse.interface import (
     AUDIT_COLUMNS,
     DELETED_KEY_COLUMNS,
     DELETED_KEY_SEPARATOR,
@@ -211,7 +212,8 @@ def ensure_staging_table(
     cur: psycopg.Cursor, schema: str, table: str, columns: list[dict], primary_key: list[str]
 ) -> None:
     """Create the staging table from the batch's contract, or evolve it by the schema policy
-    (``ingestion.warehouse``); a change the policy refuses raises before anything is altered."""
+    (``ingestion.warehouse.interface``); a change the policy refuses raises before anything is
+    altered."""
     cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
     existing = existing_columns(cur, schema, table)
     target = sql.Identifier(schema, table)
@@ -315,7 +317,13 @@ class PostgresWarehouse:
         return {r[0] for r in rows}
 
     def load_batch(
-        self, lake: Lake, schema: str, manifest_key: str, manifest: dict, *, superseded: bool
+        self,
+        lake: Lake,
+        schema: str,
+        manifest_key: str,
+        manifest: CuratedManifest,
+        *,
+        superseded: bool,
     ) -> LoadResult:
         try:
             result = self._load_batch(lake, schema, manifest_key, manifest, superseded)
@@ -328,12 +336,12 @@ class PostgresWarehouse:
             ) from None
 
     def _load_batch(
-        self, lake: Lake, schema: str, key: str, manifest: dict, superseded: bool
+        self, lake: Lake, schema: str, key: str, manifest: CuratedManifest, superseded: bool
     ) -> LoadResult:
         started_wall, started = time.time(), time.perf_counter()
-        table, batch_id = manifest["table"], manifest["batch_id"]
+        table, batch_id = manifest.table, manifest.batch_id
         target = sql.Identifier(schema, table)
-        names = [c["name"] for c in manifest["columns"]]
+        names = [c["name"] for c in manifest.columns]
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(
                 "select pg_advisory_xact_lock(hashtextextended(%s, 0))",
@@ -345,17 +353,17 @@ class PostgresWarehouse:
             if superseded:
                 self._audit(cur, key, manifest, "superseded", 0, 0, 0, started_wall)
                 return LoadResult(table, batch_id, key, "superseded", 0, 0, 0.0)
-            primary_key = manifest["primary_key"]
-            ensure_staging_table(cur, schema, table, manifest["columns"], primary_key)
+            primary_key = manifest.primary_key
+            ensure_staging_table(cur, schema, table, manifest.columns, primary_key)
             indexes = staging_indexes(schema, table, primary_key)
-            if manifest["mode"] == "full":
+            if manifest.mode == "full":
                 cur.execute(sql.SQL("select count(*) from {}").format(target))
                 deleted = cur.fetchone()[0]  # TRUNCATE reports no row count
                 cur.execute(sql.SQL("truncate {}").format(target))
                 for drop, _ in indexes:
                     cur.execute(drop)
                 copied, tombstoned = _copy_parquet(
-                    cur, lake, manifest["files"], target, names, live_only=True
+                    cur, lake, manifest.files, target, names, live_only=True
                 )
                 self._check_copied(manifest, copied)
                 for _, create in indexes:
@@ -370,14 +378,14 @@ class PostgresWarehouse:
                         "create temp table {} on commit drop as select {} from {} with no data"
                     ).format(temp, sql.SQL(", ").join(sql.Identifier(n) for n in names), target)
                 )
-                copied, _ = _copy_parquet(cur, lake, manifest["files"], temp, names)
+                copied, _ = _copy_parquet(cur, lake, manifest.files, temp, names)
                 self._check_copied(manifest, copied)
                 cur.execute(
                     sql.SQL(
                         "insert into ops.deleted_keys (source, table_name, key_value, batch_id, "
                         "manifest_key) select %s, %s, {}, %s, %s from {} b where b.{}"
                     ).format(key_text(primary_key, "b"), temp, sql.Identifier("_is_deleted")),
-                    (manifest["source"], table, batch_id, key),
+                    (manifest.source, table, batch_id, key),
                 )
                 pk = sql.SQL(" and ").join(
                     sql.SQL("t.{0} = b.{0}").format(sql.Identifier(k)) for k in primary_key
@@ -400,25 +408,25 @@ class PostgresWarehouse:
         return LoadResult(table, batch_id, key, "loaded", loaded, deleted, seconds, tombstoned)
 
     @staticmethod
-    def _check_copied(manifest: dict, copied: int) -> None:
-        if copied != manifest["counts"]["curated"]:
+    def _check_copied(manifest: CuratedManifest, copied: int) -> None:
+        if copied != manifest.counts.curated:
             raise LoadError(
-                f"{manifest['table']} batch {manifest['batch_id']}: copied {copied} rows but the "
-                f"curated manifest holds {manifest['counts']['curated']}"
+                f"{manifest.table} batch {manifest.batch_id}: copied {copied} rows but the "
+                f"curated manifest holds {manifest.counts.curated}"
             )
 
     @staticmethod
     def _audit(
         cur: psycopg.Cursor,
         key: str,
-        manifest: dict,
+        manifest: CuratedManifest,
         status: str,
         loaded: int,
         deleted: int,
         tombstoned: int,
         started: float,
     ) -> None:
-        counts = manifest["counts"]
+        counts = manifest.counts
         cur.execute(
             "insert into ops.load_audit (manifest_key, source, table_name, batch_id, mode, status, "
             "rows_extracted, rows_rejected, duplicates_removed, rows_curated, rows_loaded, "
@@ -426,15 +434,15 @@ class PostgresWarehouse:
             "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), clock_timestamp(), %s)",
             (
                 key,
-                manifest["source"],
-                manifest["table"],
-                manifest["batch_id"],
-                manifest["mode"],
+                manifest.source,
+                manifest.table,
+                manifest.batch_id,
+                manifest.mode,
                 status,
-                counts["extracted"],
-                counts["rejected"],
-                counts["duplicates_removed"],
-                counts["curated"],
+                counts.extracted,
+                counts.rejected,
+                counts.duplicates_removed,
+                counts.curated,
                 loaded,
                 deleted,
                 tombstoned,
@@ -457,7 +465,7 @@ def load_into_postgres(
     endpoint: Endpoint, lake: Lake, source: str, schema: str, tables: list[str]
 ) -> list[LoadResult]:
     """Load every pending batch of the tables; the first table failure raises."""
-    from ingestion.warehouse import load_pending
+    from ingestion.warehouse.interface import load_pending
 
     with PostgresWarehouse(endpoint) as warehouse:
         results, failures = load_pending(warehouse, lake, source, schema, tables)

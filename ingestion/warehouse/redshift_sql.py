@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 
 from ingestion.errors import LoadError
-from ingestion.warehouse import (
+from ingestion.lake.manifests import CuratedManifest
+from ingestion.warehouse.interface import (
     AUDIT_COLUMNS,
     DELETED_KEY_COLUMNS,
     DELETED_KEY_SEPARATOR,
@@ -172,7 +173,7 @@ def load_transaction(
     copy_manifest_url: str | None,
     iam_role_arn: str,
     manifest_key: str,
-    manifest: dict,
+    manifest: CuratedManifest,
     load_id: str,
     superseded: bool = False,
 ) -> list[LoadStep]:
@@ -195,8 +196,8 @@ def load_transaction(
     audited = f"select 1 from {AUDIT_TABLE} where manifest_key = {literal(manifest_key)}"
     unaudited = f"not exists ({audited})"
     owned = f"exists ({audited} and load_id = {literal(load_id)})"
-    counts = manifest["counts"]
-    curated = int(counts["curated"])
+    counts = manifest.counts
+    curated = int(counts.curated)
     pk_join = " and ".join(f"t.{ident(k)} = b.{ident(k)}" for k in primary_key)
     if superseded:
         loaded = deleted = tombstoned = "0"
@@ -211,12 +212,12 @@ def load_transaction(
     values = ", ".join(
         [
             literal(manifest_key),
-            literal(manifest["source"]),
-            literal(manifest["table"]),
-            literal(manifest["batch_id"]),
+            literal(manifest.source),
+            literal(manifest.table),
+            literal(manifest.batch_id),
             literal(mode),
             literal("superseded" if superseded else "loaded"),
-            *(literal(int(counts[k])) for k in ("extracted", "rejected", "duplicates_removed")),
+            *(literal(n) for n in (counts.extracted, counts.rejected, counts.duplicates_removed)),
             literal(curated),
             loaded,
             deleted,
@@ -267,8 +268,8 @@ def load_transaction(
             LoadStep(
                 "record deletions",
                 f"insert into {DELETED_KEYS_TABLE} ({names_deleted}) select "
-                f"{literal(manifest['source'])}, {literal(manifest['table'])}, {key_text}, "
-                f"{literal(manifest['batch_id'])}, {literal(manifest_key)}, sysdate "
+                f"{literal(manifest.source)}, {literal(manifest.table)}, {key_text}, "
+                f"{literal(manifest.batch_id)}, {literal(manifest_key)}, sysdate "
                 f"from {temp} b where b.{ident('_is_deleted')} and {owned}",
             )
         )

@@ -14,8 +14,8 @@ import pymysql
 import pymysql.cursors
 from pymysql.constants import CLIENT
 
+from ingestion.config.settings import Endpoint
 from ingestion.errors import ConfigError, SourceError
-from ingestion.settings import Endpoint
 
 
 def quote_ident(name: str) -> str:

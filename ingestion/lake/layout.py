@@ -1,0 +1,164 @@
+"""Every key and prefix of the lake, and nothing else: the one place that knows its layout.
+
+```
+raw/<source>/<table>/run=<run_id>/part-sNN-NNNNNN.jsonl.gz    data chunks of an extract run
+                                  deletes-000000.jsonl.gz     tombstones (keys that disappeared)
+                                  _chunks/sNN-NNNNNN.json      a committed chunk (resume point)
+                                  _chunks/sNN-done.json        a finished stream
+                                  _manifest.json               the run's commit point, written last
+curated/<source>/<table>/batch=<batch_id>/*.parquet + _manifest.json (+ _redshift_copy.json)
+rejects/<source>/<table>/batch=<batch_id>/*.json              rejected records with their reason
+_state/<source>/<table>/watermark.json, inflight.json, keys/<run_id>.jsonl.gz
+_state/_locks/<source>.json                                   the source's run lock
+_catalog/<source>_raw/<table>.json, <table>.partitions.json, _versions/<table>/NNNNNN.json
+```
+
+A curated batch's id is the raw run it came from, so curating a raw run again writes the same
+batch (idempotent). Source and table names are identifiers (no ``/`` or ``.``), so no two of
+these can collide.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ingestion.lake.storage import Lake
+
+MANIFEST = "_manifest.json"
+
+
+def manifest_key(prefix: str) -> str:
+    """The commit point of a run or batch written under ``prefix``."""
+    return f"{prefix}/{MANIFEST}"
+
+
+def parent_prefix(key: str) -> str:
+    """The run or batch prefix a manifest (or any file directly in it) belongs to."""
+    return key.rsplit("/", 1)[0]
+
+
+# ------------------------------------------------------------------ raw zone
+def raw_table_prefix(source: str, table: str) -> str:
+    return f"raw/{source}/{table}"
+
+
+def raw_run_prefix(source: str, table: str, run_id: str) -> str:
+    return f"{raw_table_prefix(source, table)}/run={run_id}"
+
+
+def run_id_of(raw_key: str) -> str:
+    """The run id in a key under a raw run, e.g. its manifest's."""
+    return raw_key.split("/run=", 1)[1].split("/", 1)[0]
+
+
+def raw_data_file(run_prefix: str, stream: int, seq: int) -> str:
+    return f"{run_prefix}/part-s{stream:02d}-{seq:06d}.jsonl.gz"
+
+
+def raw_deletes_file(run_prefix: str) -> str:
+    return f"{run_prefix}/deletes-000000.jsonl.gz"
+
+
+def chunk_markers_prefix(run_prefix: str) -> str:
+    return f"{run_prefix}/_chunks/"
+
+
+def chunk_marker(run_prefix: str, stream: int, seq: int) -> str:
+    return f"{chunk_markers_prefix(run_prefix)}s{stream:02d}-{seq:06d}.json"
+
+
+def stream_done_marker(run_prefix: str, stream: int) -> str:
+    return f"{chunk_markers_prefix(run_prefix)}s{stream:02d}-done.json"
+
+
+def raw_manifests(lake: Lake, source: str, table: str) -> list[str]:
+    """Committed raw runs of a table, oldest first (run ids sort by time)."""
+    return lake.list(raw_table_prefix(source, table) + "/", MANIFEST)
+
+
+# ------------------------------------------------------------------ curated zone and rejects
+def curated_batch_prefix(source: str, table: str, batch_id: str) -> str:
+    return f"curated/{source}/{table}/batch={batch_id}"
+
+
+def curated_manifests(lake: Lake, source: str, table: str) -> list[str]:
+    """Committed curated batches of a table, oldest first."""
+    return lake.list(f"curated/{source}/{table}/", MANIFEST)
+
+
+def redshift_copy_manifest(curated_manifest_key: str) -> str:
+    """The manifest Redshift's ``COPY ... MANIFEST`` reads, beside the batch's own."""
+    return f"{parent_prefix(curated_manifest_key)}/_redshift_copy.json"
+
+
+def table_rejects_prefix(source: str, table: str) -> str:
+    """Where every batch of the table keeps its rejected records."""
+    return f"rejects/{source}/{table}/"
+
+
+def rejects_prefix(source: str, table: str, batch_id: str) -> str:
+    return f"{table_rejects_prefix(source, table)}batch={batch_id}"
+
+
+# ------------------------------------------------------------------ state
+def table_state_prefix(source: str, table: str) -> str:
+    return f"_state/{source}/{table}"
+
+
+def watermark_key(source: str, table: str) -> str:
+    return f"{table_state_prefix(source, table)}/watermark.json"
+
+
+def inflight_key(source: str, table: str) -> str:
+    return f"{table_state_prefix(source, table)}/inflight.json"
+
+
+def key_list_file(source: str, table: str, run_id: str) -> str:
+    """A run's list of the table's primary keys (what the next run's delete detection reads)."""
+    return f"{table_state_prefix(source, table)}/keys/{run_id}.jsonl.gz"
+
+
+def run_lock_key(source: str) -> str:
+    return f"_state/_locks/{source}.json"
+
+
+# ------------------------------------------------------------------ catalog (local JSON)
+def raw_database(source: str) -> str:
+    """The catalog database of a source's raw tables (Glue and local alike)."""
+    return f"{source}_raw"
+
+
+def catalog_database_prefix(database: str) -> str:
+    return f"_catalog/{database}/"
+
+
+def catalog_table_key(database: str, table: str) -> str:
+    return f"{catalog_database_prefix(database)}{table}.json"
+
+
+def catalog_partitions_key(database: str, table: str) -> str:
+    return f"{catalog_database_prefix(database)}{table}.partitions.json"
+
+
+def catalog_version_key(database: str, table: str, version: int) -> str:
+    return f"{catalog_database_prefix(database)}_versions/{table}/{version:06d}.json"
+
+
+def catalog_table_name(key: str) -> str | None:
+    """The table a key under a catalog database describes, or None for other files."""
+    name = key.rsplit("/", 1)[1]
+    if key.count("/") != 2 or not name.endswith(".json") or name.endswith(".partitions.json"):
+        return None
+    return name[: -len(".json")]
+
+
+def source_prefixes(source: str) -> list[str]:
+    """Everything the pipeline keeps for a source (what a reset of the source deletes)."""
+    return [
+        f"raw/{source}",
+        f"curated/{source}",
+        f"rejects/{source}",
+        f"_state/{source}",
+        catalog_database_prefix(raw_database(source)).rstrip("/"),
+    ]

@@ -1,0 +1,327 @@
+"""Extract: MySQL table -> raw zone (gzip JSON Lines chunks, then a manifest, written last).
+
+How a run reads:
+
+* **full** — the whole table inside one consistent snapshot (``START TRANSACTION WITH
+  CONSISTENT SNAPSHOT``), one ordered stream per primary-key range (``streams``).
+* **incremental** — rows with ``low < cursor <= high``: ``high`` is the server's clock at the
+  run's start minus ``safety_lag_seconds``; ``low`` is the committed watermark minus
+  ``lookback_seconds``. A table's first run is full. The watermark advances only after the run's
+  manifest is committed.
+* **hard deletes** — with ``hard_deletes``, each run compares the table's primary keys with the
+  previous run's key list and writes delete records (tombstones) for keys that disappeared.
+
+Restartable: every chunk (one file, capped by rows and bytes) is committed on its own with a
+small marker under the run's prefix; a run killed at any point resumes at the first uncommitted
+chunk of each stream, with the same window. Nothing of an unfinished run is visible to readers:
+only the manifest commits it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from ingestion.config.settings import Endpoint
+from ingestion.config.source import SourceConfig
+from ingestion.contract.typemap import map_column
+from ingestion.faults import crash_point
+from ingestion.lake import layout, manifests
+from ingestion.lake.state import TableState
+from ingestion.lake.storage import Lake
+from ingestion.source.deletes import compare_keys
+from ingestion.source.mysql import connect, quote_ident
+from ingestion.source.plan import TablePlan, plan_table
+from ingestion.source.stream import (
+    StreamTask,
+    _after_key_params,
+    _after_key_sql,
+    row_json_sql,
+    run_stream,
+    zero_date_patterns,
+)
+
+
+@dataclass
+class ExtractResult:
+    table: str
+    run_id: str
+    status: str  # committed | continue (stopped early, resumable)
+    manifest_key: str | None
+    mode: str
+    rows: int = 0
+    deletes: int = 0
+    files: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    resumed: bool = False
+    window: dict = field(default_factory=dict)
+    zero_dates: dict[str, int] = field(default_factory=dict)
+
+
+def _server_window(conn, tz: str, lag: int) -> str:
+    with conn.cursor() as cur:
+        cur.execute(
+            "select date_sub(convert_tz(utc_timestamp(6), '+00:00', %s), interval %s second)",
+            (tz, lag),
+        )
+        return str(cur.fetchone()[0])
+
+
+def _key_ranges(conn, database: str, plan: TablePlan, streams: int) -> list[tuple]:
+    pk = quote_ident(plan.primary_key[0])
+    with conn.cursor() as cur:
+        cur.execute(
+            f"select min({pk}), max({pk}) from {quote_ident(database)}.{quote_ident(plan.table)}"
+        )
+        low, high = cur.fetchone()
+    if low is None or streams == 1:
+        return [(None, None)]
+    low, high = int(low), int(high)
+    step = max(1, (high - low + 1) // streams)
+    bounds = [low + i * step for i in range(streams)] + [high + 1]
+    return [(bounds[i], bounds[i + 1]) for i in range(streams) if bounds[i] < bounds[i + 1]]
+
+
+def _new_run(
+    conn,
+    config: SourceConfig,
+    plan: TablePlan,
+    database: str,
+    state: TableState,
+    full_refresh: bool,
+) -> dict:
+    tcfg = plan.config
+    watermark = state.watermark()
+    incremental = (
+        tcfg.mode == "incremental"
+        and not full_refresh
+        and bool(watermark and watermark.get("high"))
+    )
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    window: dict = {"low": None, "high": None}
+    if tcfg.cursor:
+        window["high"] = _server_window(
+            conn, config.connection.cursor_time_zone, tcfg.safety_lag_seconds
+        )
+    if incremental:
+        low = datetime.fromisoformat(watermark["high"]) - timedelta(seconds=tcfg.lookback_seconds)
+        window["low"] = low.isoformat(sep=" ")
+    ranges = _key_ranges(conn, database, plan, tcfg.streams if not incremental else 1)
+    return {
+        "run_id": run_id,
+        "mode": "incremental" if incremental else "full",
+        "window": window,
+        "streams": [{"id": i, "low": lo, "high": hi} for i, (lo, hi) in enumerate(ranges)],
+        "started_at": datetime.now(UTC).isoformat(),
+        "previous_keys": watermark.get("keys") if watermark else None,
+    }
+
+
+def _stream_tasks(
+    run: dict, plan: TablePlan, endpoint: Endpoint, database: str, lake: Lake, prefix: str
+) -> list[StreamTask]:
+    markers = [lake.get_json(k) for k in lake.list(layout.chunk_markers_prefix(prefix), ".json")]
+    done = {m["stream"] for m in markers if "chunks" in m}
+    select_sql, select_params = row_json_sql(plan, database)
+    tasks = []
+    for spec in run["streams"]:
+        if spec["id"] in done:
+            continue
+        mine = sorted(
+            (m for m in markers if m.get("stream") == spec["id"] and "seq" in m),
+            key=lambda m: m["seq"],
+        )
+        where, params = [], []
+        if run["mode"] == "incremental":
+            cursor = quote_ident(plan.cursor)
+            where.append(f"{cursor} > %s and {cursor} <= %s")
+            params += [run["window"]["low"], run["window"]["high"]]
+        if spec["low"] is not None:
+            pk = quote_ident(plan.primary_key[0])
+            where.append(f"{pk} >= %s and {pk} < %s")
+            params += [spec["low"], spec["high"]]
+        if mine:
+            where.append(_after_key_sql(plan.primary_key))
+            params += _after_key_params(mine[-1]["last_key"])
+        tasks.append(
+            StreamTask(
+                endpoint=endpoint,
+                database=database,
+                lake_uri=lake.uri,
+                run_prefix=prefix,
+                stream=spec["id"],
+                next_seq=(mine[-1]["seq"] + 1) if mine else 0,
+                select_sql=select_sql,
+                select_params=select_params,
+                where=where,
+                params=params,
+                primary_key=plan.primary_key,
+                patterns=zero_date_patterns(plan),
+                chunk_rows=plan.config.chunk_rows,
+                chunk_bytes=plan.config.chunk_bytes,
+                snapshot=True,
+            )
+        )
+    return tasks
+
+
+def _run_streams(
+    tasks: list[StreamTask],
+    should_stop: Callable[[], bool] | None,
+    on_rows: Callable[[int], None] | None,
+) -> bool:
+    """Run the streams, each in a thread with its own connection (no processes: AWS Lambda has
+    no shared memory for them). Returns whether they stopped early, every finished chunk
+    committed. The caller's deadline reaches every stream; a stream that fails stops the others
+    at their next chunk, and its error is raised."""
+    if len(tasks) <= 1:
+        return any(run_stream(task, should_stop, on_rows).stopped for task in tasks)
+    failed = threading.Event()
+
+    def stop() -> bool:
+        return failed.is_set() or bool(should_stop and should_stop())
+
+    def one(task: StreamTask):
+        try:
+            return run_stream(task, stop, on_rows)
+        except BaseException:
+            failed.set()
+            raise
+
+    with ThreadPoolExecutor(len(tasks), thread_name_prefix="stream") as pool:
+        outcomes = [future.result() for future in [pool.submit(one, t) for t in tasks]]
+    return any(outcome.stopped for outcome in outcomes)
+
+
+def extract_table(
+    config: SourceConfig,
+    endpoint: Endpoint,
+    lake: Lake,
+    table: str,
+    *,
+    database: str | None = None,
+    full_refresh: bool = False,
+    should_stop: Callable[[], bool] | None = None,
+    on_rows: Callable[[int], None] | None = None,
+) -> ExtractResult:
+    """Extract one table (resuming its unfinished run if there is one)."""
+    database = database or endpoint.database or config.database
+    started = time.perf_counter()
+    state = TableState(lake, config.name, table)
+    plan, run, resumed = _open_run(config, endpoint, database, lake, state, table, full_refresh)
+    prefix = layout.raw_run_prefix(config.name, table, run["run_id"])
+    tasks = _stream_tasks(run, plan, endpoint, database, lake, prefix)
+    stopped = _run_streams(tasks, should_stop, on_rows)
+    result = ExtractResult(
+        table=table,
+        run_id=run["run_id"],
+        status="continue",
+        manifest_key=None,
+        mode=run["mode"],
+        resumed=resumed,
+        window=run["window"],
+    )
+    if not stopped:
+        manifest = _commit_run(config, endpoint, database, lake, state, plan, run, prefix)
+        result = replace(
+            result,
+            status="committed",
+            manifest_key=layout.manifest_key(prefix),
+            rows=manifest.row_count,
+            deletes=manifest.delete_count,
+            files=len(manifest.files),
+            bytes=sum(f["bytes"] for f in manifest.files),
+            zero_dates=manifest.zero_dates,
+        )
+    return replace(result, seconds=time.perf_counter() - started)
+
+
+def _open_run(
+    config: SourceConfig,
+    endpoint: Endpoint,
+    database: str,
+    lake: Lake,
+    state: TableState,
+    table: str,
+    full_refresh: bool,
+) -> tuple[TablePlan, dict, bool]:
+    """The table's plan and the run to do: its unfinished one (resumed), or a new one."""
+    with connect(endpoint, database) as conn:
+        plan = plan_table(config, conn, database, table)
+        run = state.inflight()
+        if run is not None:
+            prefix = layout.raw_run_prefix(config.name, table, run["run_id"])
+            committed = layout.manifest_key(prefix)
+            if lake.exists(committed):  # killed after its commit point
+                state.finish(manifests.read_raw(lake, committed), committed)
+                run = None
+            elif full_refresh:
+                state.abandon(prefix)
+                run = None
+        resumed = run is not None
+        if run is None:
+            run = _new_run(conn, config, plan, database, state, full_refresh)
+            state.start(run)
+    return plan, run, resumed
+
+
+def _commit_run(
+    config: SourceConfig,
+    endpoint: Endpoint,
+    database: str,
+    lake: Lake,
+    state: TableState,
+    plan: TablePlan,
+    run: dict,
+    prefix: str,
+) -> manifests.RawManifest:
+    """Every stream is done: detect deletes, then commit the run with its manifest (written
+    last) and advance the watermark."""
+    markers = sorted(
+        (lake.get_json(k) for k in lake.list(layout.chunk_markers_prefix(prefix), ".json")),
+        key=lambda m: (m["stream"], m.get("seq", 1 << 30)),
+    )
+    files = [m["file"] for m in markers if "file" in m]
+    zeros: dict[str, int] = {}
+    for m in markers:
+        for column, count in m.get("zero_dates", {}).items():
+            zeros[column] = zeros.get(column, 0) + count
+    deletes, keys_key = 0, None
+    if plan.config.hard_deletes:
+        keys_key = state.keys_file(run["run_id"])
+        previous = run["previous_keys"] if run["mode"] == "incremental" else None
+        deletes, delete_file = compare_keys(
+            endpoint, database, plan, lake, previous, keys_key, layout.raw_deletes_file(prefix)
+        )
+        if delete_file:
+            files.append(delete_file)
+    manifest = manifests.RawManifest(
+        source=config.name,
+        database=database,
+        table=plan.table,
+        run_id=run["run_id"],
+        mode=run["mode"],
+        window=run["window"],
+        extracted_at=run["started_at"],
+        committed_at=datetime.now(UTC).isoformat(),
+        primary_key=plan.primary_key,
+        cursor=plan.cursor,
+        soft_delete_column=plan.config.soft_delete_column,
+        columns=[{**c.as_dict(), "types": map_column(c.as_dict()).as_dict()} for c in plan.columns],
+        files=files,
+        row_count=sum(f["rows"] for f in files if f["kind"] == "data"),
+        delete_count=deletes,
+        zero_dates=zeros,
+        keys=keys_key,
+    )
+    manifest_key = layout.manifest_key(prefix)
+    crash_point("extract.before_manifest")
+    manifests.write(lake, manifest_key, manifest)  # the commit point: written last
+    crash_point("extract.before_watermark")
+    state.finish(manifest, manifest_key)
+    return manifest

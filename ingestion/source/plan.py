@@ -1,0 +1,74 @@
+"""A configured table checked against the live information_schema, before any data moves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ingestion.config.source import SourceConfig, TableConfig
+from ingestion.contract.typemap import map_column
+from ingestion.errors import ConfigError
+from ingestion.source.mysql import SourceColumn, primary_key, table_columns
+
+INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """A configured table checked against the live information_schema."""
+
+    table: str
+    columns: list[SourceColumn]
+    primary_key: list[str]
+    config: TableConfig
+
+    @property
+    def cursor(self) -> str | None:
+        return self.config.cursor
+
+    def column(self, name: str) -> SourceColumn:
+        return next(c for c in self.columns if c.name == name)
+
+
+def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePlan:
+    where = f"{config.path}: tables.{table}"
+    columns = table_columns(conn, database, table)
+    if not columns:
+        raise ConfigError(f"{where}: table {table!r} does not exist in MySQL database {database!r}")
+    names = {c.name for c in columns}
+    tcfg = config.tables[table]
+    pk = list(tcfg.primary_key) if tcfg.primary_key else primary_key(conn, database, table)
+    if not pk:
+        raise ConfigError(
+            f"{where}.primary_key: the table has no PRIMARY KEY; declare the columns that "
+            "identify a row"
+        )
+    for name in pk:
+        if name not in names:
+            raise ConfigError(f"{where}.primary_key: column {name!r} does not exist")
+    for fieldname in ("cursor", "soft_delete_column", "partition_column", "dist_key"):
+        value = getattr(tcfg, fieldname)
+        if value and value not in names:
+            raise ConfigError(f"{where}.{fieldname}: column {value!r} does not exist")
+    for value in tcfg.sort_keys:
+        if value not in names:
+            raise ConfigError(f"{where}.sort_keys: column {value!r} does not exist")
+    partition = tcfg.partition_column
+    if partition and next(c for c in columns if c.name == partition).data_type not in (
+        "date",
+        "datetime",
+        "timestamp",
+    ):
+        raise ConfigError(
+            f"{where}.partition_column: {partition!r} is not a DATE, DATETIME or TIMESTAMP column"
+        )
+    if partition and f"{partition}_{tcfg.partition_granularity}" in names:
+        raise ConfigError(
+            f"{where}.partition_column: the partition key "
+            f"{partition}_{tcfg.partition_granularity} is already a column"
+        )
+    for column in columns:
+        map_column(column.as_dict())  # unsupported types fail here, before any data moves
+    plan = TablePlan(table, columns, pk, tcfg)
+    if tcfg.streams > 1 and (len(pk) != 1 or plan.column(pk[0]).data_type not in INTEGER_TYPES):
+        raise ConfigError(f"{where}.streams: parallel streams need a single integer primary key")
+    return plan
