@@ -8,7 +8,6 @@ kill rewrites the same batch (its id is the raw run id); a committed batch is ne
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,12 +19,11 @@ from pyspark.sql import functions as F
 from glue_jobs.curation import (
     CORRUPT,
     apply_contract,
-    clean_text,
     curated_types,
     datetimes_to_utc,
     deduplicate,
-    hash_pii,
     mark_soft_deletes,
+    normalise,
     partition_name,
     raw_schema,
     reject_records,
@@ -34,6 +32,8 @@ from glue_jobs.curation import (
     with_partition,
 )
 from ingestion.catalog.crawl import Catalog, contract_from_columns
+from ingestion.config.settings import Settings
+from ingestion.contract.rules import TextRules
 from ingestion.errors import CurateError
 from ingestion.events import BatchCurated
 from ingestion.faults import crash_point
@@ -41,11 +41,10 @@ from ingestion.lake import layout, manifests
 from ingestion.lake.manifests import LINEAGE_COLUMNS, Counts, CuratedManifest, RawManifest
 from ingestion.lake.storage import Lake
 
-ROWS_PER_FILE = int(os.environ.get("JLR_CURATED_ROWS_PER_FILE", "2000000"))
 
-
-def build_spark(app_name: str) -> SparkSession:
+def build_spark(app_name: str, settings: Settings | None = None) -> SparkSession:
     """Glue's session inside AWS Glue; a local-mode session elsewhere. Same settings both ways."""
+    settings = settings or Settings.load()
     try:  # pragma: no cover - only inside AWS Glue
         from awsglue.context import GlueContext
         from pyspark.context import SparkContext
@@ -53,9 +52,9 @@ def build_spark(app_name: str) -> SparkSession:
         spark = GlueContext(SparkContext.getOrCreate()).spark_session
     except ImportError:
         spark = (
-            SparkSession.builder.master(os.environ.get("JLR_SPARK_MASTER", "local[2]"))
+            SparkSession.builder.master(settings.spark_master)
             .appName(app_name)
-            .config("spark.driver.memory", os.environ.get("JLR_SPARK_DRIVER_MEMORY", "2g"))
+            .config("spark.driver.memory", settings.spark_driver_memory)
             .config("spark.ui.enabled", "false")
             .config("spark.sql.shuffle.partitions", "4")
             .config("spark.hadoop.fs.file.impl.disable.cache", "true")
@@ -81,16 +80,17 @@ def build_spark(app_name: str) -> SparkSession:
 class CurateOptions:
     """What the source configuration asks of the curate job for one table."""
 
-    trim_strings: bool = True
-    email_columns: tuple[str, ...] = ()
-    pii_columns: tuple[str, ...] = ()
+    text_rules: TextRules = TextRules(trim_strings=True)
     pii_salt: str = field(default="", repr=False)
     source_time_zone: str | None = None
     partition_column: str | None = None
     partition_granularity: str = "month"
+    rows_per_file: int = 2_000_000  # JLR_CURATED_ROWS_PER_FILE
 
     @classmethod
-    def for_table(cls, config, table: str, salt: str) -> CurateOptions:
+    def for_table(
+        cls, config, table: str, salt: str, rows_per_file: int = 2_000_000
+    ) -> CurateOptions:
         tcfg = config.tables[table]
         if tcfg.pii_columns and not salt:
             raise CurateError(
@@ -98,13 +98,12 @@ class CurateOptions:
                 "with; set JLR_PII_SALT (make up generates one locally)"
             )
         return cls(
-            tcfg.trim_strings,
-            tuple(tcfg.email_columns),
-            tuple(tcfg.pii_columns),
+            tcfg.text_rules,
             salt,
             config.connection.source_time_zone,
             tcfg.partition_column,
             tcfg.partition_granularity,
+            rows_per_file,
         )
 
 
@@ -188,8 +187,7 @@ def curate_batch(
             f"raw manifest says {expected}"
         )
     good, bad = split_rejects(checked)
-    good = clean_text(good, contract, options.trim_strings, list(options.email_columns))
-    good = hash_pii(good, list(options.pii_columns), options.pii_salt)
+    good = normalise(good, contract, options.text_rules, options.pii_salt)
     good = datetimes_to_utc(good, contract, options.source_time_zone)
     good_rows = good.count()
     distinct_keys = good.select(*primary_key).distinct().count()
@@ -199,7 +197,7 @@ def curate_batch(
     curated = curated.select(*names, *[c[0] for c in LINEAGE_COLUMNS])
     target = layout.curated_batch_prefix(source, table, batch_id)
     if options.partition_column:
-        # one task per partition value, so each partition gets files of up to ROWS_PER_FILE rows
+        # one task per partition value, so each partition gets files of up to rows_per_file rows
         # rather than one small file per task
         key = partition_name(options.partition_column, options.partition_granularity)
         partitioned = with_partition(
@@ -209,11 +207,11 @@ def curate_batch(
             partitioned.repartition(key)
             .write.mode("overwrite")
             .partitionBy(key)
-            .option("maxRecordsPerFile", ROWS_PER_FILE)
+            .option("maxRecordsPerFile", options.rows_per_file)
             .parquet(lake.url(target + "/"))
         )
     else:
-        n_files = max(1, math.ceil(good_rows / ROWS_PER_FILE))
+        n_files = max(1, math.ceil(good_rows / options.rows_per_file))
         curated.repartition(n_files).write.mode("overwrite").parquet(lake.url(target + "/"))
     rejects_at = layout.rejects_prefix(source, table, batch_id)
     lake.delete_prefix(rejects_at)
@@ -236,6 +234,7 @@ def curate_batch(
             f"{extracted} != curated {written} + rejected {written_rejects} + "
             f"duplicates {duplicates}"
         )
+    pii_columns = list(options.text_rules.pii_columns)
     columns = [
         {
             "name": c["name"],
@@ -243,7 +242,7 @@ def curate_batch(
             "nullable": c["nullable"],
             **{k: c["types"][k] for k in ("spark", "postgres", "redshift")},
         }
-        for c in curated_types(contract, list(options.pii_columns), options.source_time_zone)
+        for c in curated_types(contract, pii_columns, options.source_time_zone)
     ]
     columns += [
         {

@@ -27,6 +27,7 @@ from ingestion.catalog.crawl import crawl_table
 from ingestion.catalog.glue import GlueCatalog
 from ingestion.catalog.local import LocalCatalog
 from ingestion.config.credentials import pii_salt
+from ingestion.config.settings import Settings
 from ingestion.config.source import SOURCES_DIR, load_source
 from ingestion.errors import ConfigError
 from ingestion.lake.layout import raw_database
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             {"TABLES": "", "SOURCE_CONFIG": "", "CATALOG": "local"},
         )
         config = load_source(args["SOURCE_CONFIG"] or SOURCES_DIR / f"{args['SOURCE']}.yml")
-        salt = pii_salt()
+        settings = Settings.load()
+        salt = pii_salt(settings)
         lake = open_lake(args["LAKE_URI"])
         if args["CATALOG"] == "glue":
             catalog = GlueCatalog()
@@ -56,10 +58,10 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             raise ConfigError(f"--CATALOG must be local or glue, not {args['CATALOG']!r}")
-        spark = build_spark(args["JOB_NAME"])
+        spark = build_spark(args["JOB_NAME"], settings)
         batches = 0
         for table in tables:
-            options = CurateOptions.for_table(config, table, salt)
+            options = CurateOptions.for_table(config, table, salt, settings.curated_rows_per_file)
             for result in curate_table(spark, lake, catalog, args["SOURCE"], table, options):
                 batches += 1
                 events.emit(result)

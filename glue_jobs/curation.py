@@ -11,6 +11,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from ingestion.contract import rules
+
 CORRUPT = "_corrupt_record"
 ERRORS = "_errors"
 RAW = "_raw"  # the row's values as read, kept so a rejected row is quarantined as it came
@@ -134,37 +136,39 @@ def split_rejects(df: DataFrame) -> tuple[DataFrame, DataFrame]:
     return good, bad.drop(ERRORS)
 
 
-def clean_text(
-    df: DataFrame, contract: list[dict], trim: bool, email_columns: list[str]
+def _spark_rule(step: str, value: Column, salt: str) -> Column:
+    """One normalising rule (``ingestion.contract.rules``) as a Spark expression."""
+    if step == rules.TRIM:
+        return F.trim(value)
+    if step == rules.EMAIL:
+        return F.nullif(F.lower(F.trim(value)), F.lit(""))
+    if step == rules.HASH:
+        text = value.cast("string")
+        return F.when(text.isNotNull(), F.sha2(F.concat(F.lit(salt), text), 256))
+    raise ValueError(f"unknown normalising rule {step!r}")
+
+
+def normalise(
+    df: DataFrame, contract: list[dict], text_rules: rules.TextRules, salt: str = ""
 ) -> DataFrame:
-    """Trim spaces around text values; trim and lowercase emails (empty emails become null)."""
+    """Apply each column's normalising rules (trim, email, hash) in one projection."""
+    changed = {}
     for col in contract:
-        name, types = col["name"], col["types"]
-        if types["raw"] != "text" or types["spark"] != "string":
-            continue  # JSON, TIME, decimals beyond 38 digits stay exactly as they came
-        if name in email_columns:
-            df = df.withColumn(name, F.nullif(F.lower(F.trim(F.col(name))), F.lit("")))
-        elif trim:
-            df = df.withColumn(name, F.trim(F.col(name)))
-    return df
-
-
-def hash_pii(df: DataFrame, columns: list[str], salt: str) -> DataFrame:
-    """Replace each PII value by the hex SHA-256 of salt + value (null stays null)."""
-    for name in columns:
-        value = F.col(name).cast("string")
-        df = df.withColumn(
-            name, F.when(value.isNotNull(), F.sha2(F.concat(F.lit(salt), value), 256))
-        )
-    return df
+        value = F.col(col["name"])
+        steps = rules.column_rules(col["name"], col["types"], text_rules)
+        for step in steps:
+            value = _spark_rule(step, value, salt)
+        if steps:
+            changed[col["name"]] = value.alias(col["name"])
+    if not changed:
+        return df
+    return df.select(*[changed.get(name, F.col(name)) for name in df.columns])
 
 
 def datetimes_to_utc(df: DataFrame, contract: list[dict], time_zone: str | None) -> DataFrame:
     """DATETIME values written in the source's zone become UTC instants."""
-    if not time_zone:
-        return df
     for col in contract:
-        if col["types"]["spark"] == "timestamp_ntz":
+        if rules.to_utc(col["types"], time_zone):
             name = col["name"]
             df = df.withColumn(name, F.to_utc_timestamp(F.col(name).cast("timestamp"), time_zone))
     return df
@@ -180,7 +184,7 @@ def curated_types(
         types = dict(col["types"])
         if col["name"] in pii_columns:
             types.update(spark="string", postgres="varchar(64)", redshift="varchar(64)")
-        elif time_zone and types["spark"] == "timestamp_ntz":
+        elif rules.to_utc(types, time_zone):
             types.update(spark="timestamp", postgres="timestamptz", redshift="timestamptz")
         out.append({**col, "types": types})
     return out

@@ -22,6 +22,7 @@ import sys
 
 from glue_jobs.glue_args import failure_summary, resolve_args
 from ingestion import events
+from ingestion.config.settings import Settings
 from ingestion.config.source import SOURCES_DIR, load_source
 from ingestion.errors import ConfigError
 from ingestion.lake.storage import open_lake
@@ -29,12 +30,11 @@ from ingestion.logs import emit_metrics
 from ingestion.warehouse.interface import load_pending
 
 
-def _open_warehouse(kind: str, config):
+def _open_warehouse(kind: str, config, settings: Settings):
     if kind == "postgres":
-        from ingestion.config.settings import Settings
         from ingestion.warehouse.postgres import PostgresWarehouse
 
-        return PostgresWarehouse(Settings.load().postgres)
+        return PostgresWarehouse(settings.postgres)
     if kind == "redshift":
         from contextlib import nullcontext
 
@@ -44,7 +44,8 @@ def _open_warehouse(kind: str, config):
         layouts = {
             name: Layout(t.dist_key, tuple(t.sort_keys)) for name, t in config.tables.items()
         }
-        return nullcontext(RedshiftWarehouse(DataApi(RedshiftTarget.from_env()), layouts))
+        target = RedshiftTarget.from_env(settings.redshift)
+        return nullcontext(RedshiftWarehouse(DataApi(target), layouts))
     raise ConfigError(f"--WAREHOUSE must be postgres or redshift, not {kind!r}")
 
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         config = load_source(args["SOURCE_CONFIG"] or SOURCES_DIR / f"{args['SOURCE']}.yml")
         tables = [t for t in args["TABLES"].split(",") if t] or list(config.tables)
-        with _open_warehouse(args["WAREHOUSE"], config) as warehouse:
+        with _open_warehouse(args["WAREHOUSE"], config, Settings.load()) as warehouse:
             results, failures = load_pending(
                 warehouse,
                 open_lake(args["LAKE_URI"]),

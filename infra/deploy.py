@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from infra.package import ROOT, version
+from ingestion.aws import client as aws_client
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
@@ -29,9 +30,7 @@ class DeployError(Exception):
 
 
 def _client(service: str, region: str | None):
-    import boto3
-
-    return boto3.client(service, region_name=region)
+    return aws_client(service, region)
 
 
 def stack_name(env: str) -> str:
@@ -106,11 +105,8 @@ def deploy_stack(
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
         Tags=[{"Key": "project", "Value": "jlr-data-platform"}],
     )
-    described = _wait(
-        lambda: cfn.describe_change_set(StackName=name, ChangeSetName=change_set),
-        "Status",
-        {"CREATE_COMPLETE", "FAILED"},
-    )
+    _wait(cfn, "change_set_create_complete", StackName=name, ChangeSetName=change_set)
+    described = cfn.describe_change_set(StackName=name, ChangeSetName=change_set)
     if described["Status"] == "FAILED":
         reason = described.get("StatusReason", "")
         if "didn't contain changes" in reason or "No updates" in reason:
@@ -125,12 +121,9 @@ def deploy_stack(
         print(f"deploy: change set {change_set} created, not executed (--no-execute)")
         return {}
     cfn.execute_change_set(StackName=name, ChangeSetName=change_set)
-    final = _wait(
-        lambda: cfn.describe_stacks(StackName=name)["Stacks"][0],
-        "StackStatus",
-        {"CREATE_COMPLETE", "UPDATE_COMPLETE", "ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE",
-         "CREATE_FAILED", "ROLLBACK_FAILED", "UPDATE_ROLLBACK_FAILED"},
-    )  # fmt: skip
+    waiter = "stack_create_complete" if change_type == "CREATE" else "stack_update_complete"
+    _wait(cfn, waiter, StackName=name)
+    final = cfn.describe_stacks(StackName=name)["Stacks"][0]
     if final["StackStatus"] not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
         raise DeployError(
             f"stack {name} ended {final['StackStatus']}: {final.get('StackStatusReason', '')}"
@@ -138,15 +131,21 @@ def deploy_stack(
     return outputs(cfn, name)
 
 
-def _wait(describe, field: str, done: set[str], timeout: float = 3600, poll: float = 2.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = describe()
-        if answer.get(field) in done:
-            return answer
-        if time.monotonic() > deadline:
-            raise DeployError(f"still {answer.get(field)} after {timeout:.0f} s")
-        time.sleep(poll)
+def _wait(cfn, waiter: str, timeout: float = 3600, poll: float = 5.0, **request) -> None:
+    """CloudFormation's own waiter, up to ``timeout``. A failure state ends the wait without an
+    error: the caller describes the outcome and says what went wrong."""
+    from botocore.exceptions import WaiterError
+
+    attempts = max(1, int(timeout / poll))
+    try:
+        cfn.get_waiter(waiter).wait(
+            **request, WaiterConfig={"Delay": poll, "MaxAttempts": attempts}
+        )
+    except WaiterError as exc:
+        if "Max attempts exceeded" in str(exc):
+            raise DeployError(
+                f"{waiter.replace('_', ' ')}: still waiting after {timeout:.0f} s"
+            ) from None
 
 
 def outputs(cfn, name: str) -> dict[str, str]:
@@ -160,13 +159,16 @@ def run_pipeline(sfn, state_machine_arn: str, payload: dict, poll: float = 10.0)
     arn = execution["executionArn"]
     print(f"run: started {arn}")
     seen = 0
+    history = sfn.get_paginator("get_execution_history")
     while True:
-        history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-        for event in history[seen:]:
-            details = event.get("stateEnteredEventDetails")
-            if details:
-                print(f"run: {event['timestamp']:%H:%M:%S} {details['name']}")
-        seen = len(history)
+        for page in history.paginate(executionArn=arn):
+            for event in page["events"]:
+                if event["id"] <= seen:
+                    continue
+                seen = event["id"]
+                details = event.get("stateEnteredEventDetails")
+                if details:
+                    print(f"run: {event['timestamp']:%H:%M:%S} {details['name']}")
         status = sfn.describe_execution(executionArn=arn)["status"]
         if status in TERMINAL:
             print(f"run: {status}")

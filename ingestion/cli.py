@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import asdict
@@ -26,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ingestion.config.credentials import source_endpoint
-from ingestion.config.settings import REPO_ROOT, Settings
+from ingestion.config.settings import REPO_ROOT, Runtime, Settings
 from ingestion.config.source import load_source, select_tables
 from ingestion.errors import PlatformError
 from ingestion.events import BatchCurated, BatchLoaded, Event
@@ -40,17 +39,13 @@ console = Console(width=None if sys.stdout.isatty() else 150)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 150)
 
 
-def _source_database(config) -> str:
-    return os.environ.get("JLR_MYSQL_DATABASE") or config.database
-
-
 # ------------------------------------------------------------------ seed / changes
 def cmd_seed(args: argparse.Namespace) -> int:
     from ingestion.demo.generator import seed_database
 
     settings = Settings.load()
     config = load_source(DEFAULT_SOURCE)
-    database = args.database or _source_database(config)
+    database = args.database or settings.source_database(config.database)
     summary = Table(title=f"demo source {database} (SCALE={args.scale}, SEED={args.seed})")
     for name in ("table", "rows", "seconds"):
         summary.add_column(name, justify="left" if name == "table" else "right")
@@ -63,7 +58,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
         seed_database(settings.mysql, database, args.scale, args.seed, on_table)
     console.print(summary)
-    if database == _source_database(config):
+    if database == settings.source_database(config.database):
         reset_source(config, settings)
         console.print(
             f"reset the lake and staging schema {config.warehouse_schema} of "
@@ -80,7 +75,7 @@ def cmd_changes(args: argparse.Namespace) -> int:
     from ingestion.demo.changes import apply_changes
 
     settings = Settings.load()
-    database = args.database or _source_database(load_source(DEFAULT_SOURCE))
+    database = args.database or settings.source_database(load_source(DEFAULT_SOURCE).database)
     with console.status(f"applying {args.days} day(s) of change to {database} ..."):
         totals = apply_changes(settings.mysql, database, args.days, args.seed)
     summary = Table(title=f"{args.days} day(s) of change applied to {database}")
@@ -184,7 +179,7 @@ def cmd_dry_run(config, settings: Settings, tables: list[str], full_refresh: boo
     from ingestion.source.mysql import connect
     from ingestion.source.plan import plan_table
 
-    database = _source_database(config)
+    database = settings.source_database(config.database)
     lake = open_lake(settings.lake_uri)
     table = Table(title=f"dry run: {config.name} ({database}) -> {settings.lake_uri}")
     for column in ("table", "mode", "primary key", "cursor", "columns", "deletes"):
@@ -242,7 +237,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         runs = run_ingest(
             config,
             settings,
-            _source_database(config),
+            settings.source_database(config.database),
             tables,
             RichReporter(progress),
             full_refresh=args.full_refresh,
@@ -259,7 +254,7 @@ def cmd_ingest_json(
     runs = run_ingest(
         config,
         settings,
-        _source_database(config),
+        settings.source_database(config.database),
         tables,
         full_refresh=full_refresh,
         lock_wait_seconds=wait,
@@ -276,7 +271,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     config = load_source(args.source)
     tables = select_tables(config, args.tables.split(",") if args.tables else None)
     settings = Settings.load()
-    database = _source_database(config)
+    database = settings.source_database(config.database)
     started = time.perf_counter()
     with console.status("reconciling") as status:
 
@@ -355,7 +350,8 @@ def cmd_where(args: argparse.Namespace) -> int:
     docs = REPO_ROOT / "target" / "static_index.html"
     console.print("[bold]The demo is up.[/bold]")
     console.print(
-        f"  source     MariaDB   {my.user}@{my.host}:{my.port}/{_source_database(config)}"
+        f"  source     MariaDB   {my.user}@{my.host}:{my.port}/"
+        f"{settings.source_database(config.database)}"
     )
     console.print(f"  lake       {settings.lake_uri}")
     console.print(
@@ -420,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--log-format",
         choices=["human", "json"],
-        default=os.environ.get("LOG_FORMAT", "human"),
+        default=Runtime.load().log_format or "human",
         help="human: progress bars and a summary table; json: one JSON line per table "
         "(default: $LOG_FORMAT or human)",
     )
@@ -434,7 +430,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="source YAML file")
     p.add_argument("--tables", help="comma-separated subset of the configured tables")
     p.add_argument(
-        "--log-format", choices=["human", "json"], default=os.environ.get("LOG_FORMAT", "human")
+        "--log-format", choices=["human", "json"], default=Runtime.load().log_format or "human"
     )
     p.set_defaults(func=cmd_reconcile)
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 import os
 import signal
 
+from ingestion.config.settings import Runtime
+
 _passed: dict[str, int] = {}
 
 
 def crash_point(name: str) -> None:
-    spec = os.environ.get("JLR_CRASH_AT")
+    spec = Runtime.load().crash_at
     if not spec:
         return
     point, _, nth = spec.partition(":")

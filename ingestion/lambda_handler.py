@@ -30,24 +30,29 @@ Logs are JSON lines without secrets.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from ingestion.config.credentials import source_endpoint
+from ingestion.config.settings import Settings
 from ingestion.config.source import SOURCES_DIR, load_source, select_tables
-from ingestion.errors import PlatformError
+from ingestion.errors import ConfigError, PlatformError
 from ingestion.lake.lock import RunLock
-from ingestion.lake.storage import open_lake
+from ingestion.lake.storage import Lake, open_lake
 from ingestion.logs import configure, emit_metrics
 from ingestion.source.extract import extract_table
 
 log = logging.getLogger("jlr.extract")
 
 
-def _config_path(event: dict) -> Path:
-    if os.environ.get("JLR_SOURCE_CONFIG"):
-        return Path(os.environ["JLR_SOURCE_CONFIG"])
-    return SOURCES_DIR / f"{event.get('source', 'jlr_ops')}.yml"
+def _config_path(event: dict, settings: Settings) -> Path:
+    return settings.source_config or SOURCES_DIR / f"{event.get('source', 'jlr_ops')}.yml"
+
+
+def _lake(settings: Settings) -> Lake:
+    """The lake the function writes: JLR_LAKE_URI must name it (no local default in Lambda)."""
+    if "JLR_LAKE_URI" not in settings.given:
+        raise ConfigError("missing environment variable JLR_LAKE_URI")
+    return open_lake(settings.lake_uri)
 
 
 def handler(event: dict | None, context) -> dict:
@@ -55,22 +60,21 @@ def handler(event: dict | None, context) -> dict:
     event = event or {}
     if event.get("action") in ("lock", "unlock"):
         return run_lock(event)
-    margin = int(os.environ.get("JLR_STOP_MARGIN_MS", "60000"))
-
-    def should_stop() -> bool:
-        return context.get_remaining_time_in_millis() < margin
 
     try:
-        config = load_source(_config_path(event))
+        settings = Settings.load()
+        margin = settings.stop_margin_ms
+        config = load_source(_config_path(event, settings))
         wanted = (event.get("continuation") or {}).get("tables") or event.get("tables")
         tables = select_tables(config, wanted)
-        endpoint = source_endpoint(config)
-        lake = open_lake(os.environ["JLR_LAKE_URI"])
-    except KeyError as exc:
-        return _failed(event, f"missing environment variable {exc.args[0]}")
+        endpoint = source_endpoint(config, settings)
+        lake = _lake(settings)
     except PlatformError as exc:
         log.error("extract not started", extra={"error": str(exc)})
         return _failed(event, str(exc))
+
+    def should_stop() -> bool:
+        return context.get_remaining_time_in_millis() < margin
 
     results, failed = [], False
     for i, table in enumerate(tables):
@@ -118,7 +122,7 @@ def handler(event: dict | None, context) -> dict:
 def run_lock(event: dict) -> dict:
     """Take or release the source's lock for a run spread over several invocations."""
     source, run_id = event.get("source") or "jlr_ops", str(event["run_id"])
-    lock = RunLock(open_lake(os.environ["JLR_LAKE_URI"]), source, run_id=run_id, pid=0)
+    lock = RunLock(_lake(Settings.load()), source, run_id=run_id, pid=0)
     if event["action"] == "lock":
         lock.acquire()  # SourceLocked propagates: the state machine waits and retries
         log.info("lock taken", extra={"source": source, "run_id": run_id})

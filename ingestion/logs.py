@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from datetime import UTC, datetime
+
+from ingestion.config.settings import Runtime
 
 _SECRETS: set[str] = set()
 MASK = "***"
@@ -74,9 +75,8 @@ class JsonFormatter(logging.Formatter):
 def configure(json_lines: bool | None = None, level: int = logging.INFO) -> None:
     """Set up the root logger once; JSON when asked, in Lambda, or with LOG_FORMAT=json."""
     if json_lines is None:
-        json_lines = (
-            os.environ.get("LOG_FORMAT") == "json" or "AWS_LAMBDA_FUNCTION_NAME" in os.environ
-        )
+        runtime = Runtime.load()
+        json_lines = runtime.log_format == "json" or runtime.on_aws
     root = logging.getLogger()
     handler = next((h for h in root.handlers if getattr(h, "_jlr", False)), None)
     if handler is None:
@@ -118,6 +118,6 @@ def metrics_record(stage: str, table: str, **values: float) -> dict:
 def emit_metrics(stage: str, table: str, **values: float) -> None:
     """Print one EMF record on stdout, where Lambda and Glue ship log lines from; locally only
     when JLR_METRICS=emf (the terminal shows a summary instead)."""
-    on_aws = "AWS_LAMBDA_FUNCTION_NAME" in os.environ or "GLUE_VERSION" in os.environ
-    if on_aws or os.environ.get("JLR_METRICS") == "emf":
+    runtime = Runtime.load()
+    if runtime.on_aws or runtime.metrics == "emf":
         print(json.dumps(metrics_record(stage, table, **values)), flush=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 from ingestion import events
 from ingestion.catalog.crawl import crawl_table
 from ingestion.catalog.local import LocalCatalog
+from ingestion.config.credentials import source_endpoint
 from ingestion.config.settings import REPO_ROOT, Settings
 from ingestion.config.source import SourceConfig
 from ingestion.errors import PlatformError
@@ -150,6 +151,7 @@ class Ingest:
         self.runs = {t: TableRun(t) for t in tables}
         self.lake = open_lake(settings.lake_uri)
         self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.endpoint = settings.mysql  # the source's, from a secret if one is named: run()
 
     def todo(self) -> list[str]:
         return [t for t in self.tables if not self.runs[t].error]
@@ -157,7 +159,7 @@ class Ingest:
     def check(self) -> dict[str, int]:
         """Plan every table against the live source (a bad configuration stops here, before any
         data moves); returns the source's row estimates for the progress bars."""
-        mysql = self.settings.mysql
+        mysql = self.endpoint
         self.reporter.stage(
             "check",
             f"{len(self.tables)} tables against {self.database} on {mysql.host}:{mysql.port}",
@@ -182,7 +184,7 @@ class Ingest:
             try:
                 result = extract_table(
                     self.config,
-                    self.settings.mysql,
+                    self.endpoint,
                     self.lake,
                     table,
                     database=self.database,
@@ -246,6 +248,7 @@ class Ingest:
         return curate, load
 
     def run(self) -> list[TableRun]:
+        self.endpoint = source_endpoint(self.config, self.settings)
         self.extract(self.check())
         self.crawl()
         curate, load = self.jobs()

@@ -23,7 +23,7 @@ import hashlib
 import json
 import struct
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -31,8 +31,10 @@ from zoneinfo import ZoneInfo
 import psycopg
 from psycopg import sql
 
+from ingestion.config.credentials import pii_salt, source_endpoint
 from ingestion.config.settings import Settings
 from ingestion.config.source import SourceConfig
+from ingestion.contract import rules
 from ingestion.contract.typemap import map_column
 from ingestion.errors import PlatformError
 from ingestion.lake.layout import table_rejects_prefix
@@ -139,24 +141,31 @@ class ColumnRule:
 
 
 def column_rules(plan: TablePlan, source_time_zone: str | None, salt: str) -> list[ColumnRule]:
-    cfg = plan.config
+    """Per column: the source's text through the curate job's normalising rules
+    (``ingestion.contract.rules``), and staging's value as it is."""
     zone = ZoneInfo(source_time_zone) if source_time_zone else None
-    rules = []
+    out = []
     for column in plan.columns:
-        base = _base_rule(column, zone)
-        source, staging = base, base
-        if map_column(column.as_dict()).raw == "text" and column.data_type != "decimal":
-            source = _string_rule(column.name, cfg.email_columns, cfg.trim_strings)
-            staging = _text
-        if column.name in cfg.pii_columns:
-            source = _hashed(source, salt)
-            staging = _text
-        rules.append(ColumnRule(column.name, source, staging))
-    return rules
+        types = map_column(column.as_dict()).as_dict()
+        steps = rules.column_rules(column.name, types, plan.config.text_rules)
+        base = _base_rule(column, types, zone if rules.to_utc(types, source_time_zone) else None)
+        if not steps:
+            out.append(ColumnRule(column.name, base, base))
+            continue
+        text = _text if rules.is_plain_text(types) else base
+        out.append(ColumnRule(column.name, _normalised(text, steps, salt), _text))
+    return out
 
 
-def _base_rule(column: SourceColumn, zone: ZoneInfo | None) -> Normaliser:
-    raw = map_column(column.as_dict()).raw
+def _normalised(inner: Normaliser, steps: tuple[str, ...], salt: str) -> Normaliser:
+    def normalise(value: object) -> str | None:
+        return rules.apply_python(steps, inner(value), salt)
+
+    return normalise
+
+
+def _base_rule(column: SourceColumn, types: dict[str, str], zone: ZoneInfo | None) -> Normaliser:
+    raw = types["raw"]
     if raw in ("int", "bits"):
         return _as_int
     if raw == "bool":
@@ -168,8 +177,7 @@ def _base_rule(column: SourceColumn, zone: ZoneInfo | None) -> Normaliser:
     if raw == "date":
         return _as_date
     if raw == "datetime":
-        # only DATETIME is written in the source's zone; TIMESTAMP is read in UTC
-        return _as_datetime(zone if column.data_type == "datetime" else None)
+        return _as_datetime(zone)  # a DATETIME in the source's zone; TIMESTAMP is read in UTC
     if raw == "json":
         return _as_json
     if raw == "base64":
@@ -177,27 +185,6 @@ def _base_rule(column: SourceColumn, zone: ZoneInfo | None) -> Normaliser:
     if raw == "time":
         return _as_time
     return _text
-
-
-def _string_rule(name: str, email_columns: list[str], trim: bool) -> Normaliser:
-    def normalise(value: object) -> str | None:
-        text = _text(value)
-        if name in email_columns:
-            text = text.strip(" ").lower()
-            return text or None
-        return text.strip(" ") if trim else text
-
-    return normalise
-
-
-def _hashed(inner: Normaliser, salt: str) -> Normaliser:
-    def normalise(value: object) -> str | None:
-        text = inner(value)
-        if text is None:
-            return None
-        return hashlib.sha256((salt + text).encode("utf-8")).hexdigest()
-
-    return normalise
 
 
 def _apply(rule: Normaliser, value: object) -> str | None:
@@ -309,8 +296,9 @@ def reconcile_table(
     result = TableReconciliation(table)
     with connect(settings.mysql, database) as conn:
         plan = plan_table(config, conn, database, table)
-    rules = column_rules(plan, config.connection.source_time_zone, settings.pii_salt)
-    by_name = {r.name: r for r in rules}
+    salt = pii_salt(settings)
+    normalisers = column_rules(plan, config.connection.source_time_zone, salt)
+    by_name = {r.name: r for r in normalisers}
     rejects, unkeyed = rejected_keys(lake, config.name, plan, by_name)
     key_rules = [by_name[k] for k in plan.primary_key]
     soft = plan.config.soft_delete_column
@@ -361,18 +349,18 @@ def reconcile_table(
     # key the source holds twice is curated to one row (the latest wins): compared by presence.
     shared -= {tuple(k) for k in result.duplicate_keys + result.source_duplicate_keys}
 
-    sums = {"source": [0] * len(rules), "staging": [0] * len(rules)}
+    sums = {"source": [0] * len(normalisers), "staging": [0] * len(normalisers)}
     offset = len(plan.primary_key)
     for side, total in sums.items():
         for row in rows(side, everything):
             if key_of(row, side) not in shared:
                 continue
-            for i, rule in enumerate(rules):
+            for i, rule in enumerate(normalisers):
                 text = _apply(getattr(rule, side), row[offset + i])
                 total[i] = (total[i] + digest(text)) & MASK
-    result.columns_compared = len(rules)
+    result.columns_compared = len(normalisers)
     result.columns_differing = [
-        rule.name for i, rule in enumerate(rules) if sums["source"][i] != sums["staging"][i]
+        rule.name for i, rule in enumerate(normalisers) if sums["source"][i] != sums["staging"][i]
     ]
     return result
 
@@ -385,6 +373,8 @@ def reconcile(
     tables: list[str],
     on_table: Callable[[TableReconciliation], None] | None = None,
 ) -> list[TableReconciliation]:
+    # the source as an ingest reaches it (a secret, when one is named)
+    settings = replace(settings, mysql=source_endpoint(config, settings))
     results = []
     for table in tables:
         try:

@@ -16,7 +16,7 @@ from ingestion.demo.changes import apply_changes
 from ingestion.demo.generator import seed_database
 from ingestion.lake.storage import open_lake
 from ingestion.reconcile import reconcile
-from tests.test_cli import run_cli
+from tests.ingestion.test_cli import run_cli
 
 TABLES = ["customers", "sales_orders"]  # incremental, PII, rejects, soft and hard deletes
 

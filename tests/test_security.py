@@ -8,16 +8,17 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from ingestion.config.settings import REPO_ROOT, Endpoint
+from ingestion.config.settings import REPO_ROOT, Endpoint, Settings
 from ingestion.demo.generator import seed_database
 from ingestion.errors import ConfigError, SourceError
 from ingestion.source.mysql import connect
 from ingestion.warehouse.postgres import pg_connect
-from tests.test_cli import run_cli
+from tests.ingestion.test_cli import run_cli
 
 MYSQL_SECRET = "Recognisable-MySQL-Secret-7731"
 PG_SECRET = "Recognisable-PG-Secret-5519"
@@ -111,36 +112,37 @@ def test_an_unreachable_source_is_retried_with_backoff_then_one_clear_error(stac
     assert "server not reachable" in message and "after 3 attempts" in message, message
 
 
-def endpoint_env(monkeypatch, mode: str, ca: Path | None = None) -> None:
+def endpoint_env(monkeypatch, mode: str, ca: Path | None = None) -> Endpoint:
+    """The source endpoint as a process started with these TLS settings resolves it."""
     monkeypatch.setenv("JLR_MYSQL_TLS_MODE", mode)
     if ca:
         monkeypatch.setenv("JLR_MYSQL_TLS_CA", str(ca))
     else:
         monkeypatch.delenv("JLR_MYSQL_TLS_CA", raising=False)
+    return Settings.load().mysql
 
 
 def test_tls_to_the_source(stack, monkeypatch):
     ca = stack.local_dir / "mariadb" / "tls" / "ca.pem"
     assert ca.is_file()  # made by `make up`
     for mode, trusted in (("required", None), ("verify_ca", ca), ("verify_identity", ca)):
-        endpoint_env(monkeypatch, mode, trusted)
-        with connect(stack.mysql) as conn, conn.cursor() as cur:
+        endpoint = endpoint_env(monkeypatch, mode, trusted)
+        with connect(endpoint) as conn, conn.cursor() as cur:
             cur.execute("show session status like 'Ssl_version'")
             assert cur.fetchone()[1].startswith("TLSv1."), mode
     # a certificate no CA the system trusts signed: refused at once, not retried
-    endpoint_env(monkeypatch, "verify_ca")
+    endpoint = endpoint_env(monkeypatch, "verify_ca")
     with (
         pytest.raises(SourceError, match="TLS failed.*CERTIFICATE_VERIFY_FAILED"),
-        connect(stack.mysql),
+        connect(endpoint),
     ):
         pass
-    endpoint_env(monkeypatch, "verify_identity", ca)
-    other = Endpoint("localhost", stack.mysql.port, stack.mysql.user, stack.mysql.password, "")
-    with connect(other):  # the certificate names localhost too
+    endpoint = endpoint_env(monkeypatch, "verify_identity", ca)
+    with connect(replace(endpoint, host="localhost", database="")):  # the certificate names it
         pass
-    endpoint_env(monkeypatch, "sometimes")
+    endpoint = endpoint_env(monkeypatch, "sometimes")
     with (
         pytest.raises(ConfigError, match="JLR_MYSQL_TLS_MODE is 'sometimes'"),
-        connect(stack.mysql),
+        connect(endpoint),
     ):
         pass

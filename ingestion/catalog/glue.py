@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 
+from ingestion.aws import client as aws_client
 from ingestion.errors import CatalogError
 
 # Keys of a GetTable answer that TableInput (CreateTable / UpdateTable) accepts.
@@ -45,9 +46,7 @@ class GlueCatalog:
     """
 
     def __init__(self, client=None):
-        import boto3
-
-        self.glue = client or boto3.client("glue")
+        self.glue = client or aws_client("glue")
 
     def _error(self, action: str, exc: Exception) -> CatalogError:
         code = getattr(exc, "response", {}).get("Error", {}).get("Code", type(exc).__name__)
@@ -77,9 +76,11 @@ class GlueCatalog:
         return sorted(t["Name"] for page in pages for t in page["TableList"])
 
     def get_versions(self, database: str, table: str) -> list[dict]:
-        versions = self.glue.get_table_versions(DatabaseName=database, TableName=table)
+        pages = self.glue.get_paginator("get_table_versions").paginate(
+            DatabaseName=database, TableName=table
+        )
         return sorted(
-            (v["Table"] for v in versions["TableVersions"]),
+            (v["Table"] for page in pages for v in page["TableVersions"]),
             key=lambda t: int(t.get("VersionId", 0)),
         )
 

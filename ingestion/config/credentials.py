@@ -8,30 +8,34 @@ message ever includes it.
 from __future__ import annotations
 
 import json
-import os
+from dataclasses import replace
 
+from ingestion.aws import client as aws_client
 from ingestion.config.settings import Endpoint, Settings
 from ingestion.config.source import SourceConfig
 from ingestion.errors import ConfigError, SourceError
 from ingestion.logs import register_secret
 
 
-def source_endpoint(config: SourceConfig, settings: Settings | None = None) -> Endpoint:
-    secret_arn = os.environ.get("JLR_MYSQL_SECRET_ARN") or config.connection.secret_arn
+def source_endpoint(config: SourceConfig, settings: Settings) -> Endpoint:
+    """The source's endpoint: from the secret JLR_MYSQL_SECRET_ARN (or the source file's
+    ``connection.secret_arn``) names, else from the JLR_MYSQL_* settings. The same for a dry run,
+    an ingest, reconcile and the Lambda."""
+    secret_arn = settings.mysql_secret_arn or config.connection.secret_arn
     if secret_arn:
-        endpoint = endpoint_from_secret(secret_arn, config.database)
+        endpoint = endpoint_from_secret(secret_arn, config.database, settings.mysql)
     else:
-        endpoint = (settings or Settings.load()).mysql
+        endpoint = settings.mysql
     register_secret(endpoint.password)
     return endpoint
 
 
-def endpoint_from_secret(secret_arn: str, default_database: str) -> Endpoint:
-    import boto3
+def endpoint_from_secret(secret_arn: str, default_database: str, base: Endpoint) -> Endpoint:
+    """The endpoint the secret describes, connecting as ``base`` does (TLS, retries)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        value = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)
+        value = aws_client("secretsmanager").get_secret_value(SecretId=secret_arn)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise SourceError(f"cannot read the source secret {secret_arn}: {code}") from None
@@ -41,12 +45,13 @@ def endpoint_from_secret(secret_arn: str, default_database: str) -> Endpoint:
         ) from None
     try:
         secret = json.loads(value["SecretString"])
-        endpoint = Endpoint(
-            str(secret["host"]),
-            int(secret.get("port", 3306)),
-            str(secret["username"]),
-            str(secret["password"]),
-            str(secret.get("dbname") or default_database),
+        endpoint = replace(
+            base,
+            host=str(secret["host"]),
+            port=int(secret.get("port", 3306)),
+            user=str(secret["username"]),
+            password=str(secret["password"]),
+            database=str(secret.get("dbname") or default_database),
         )
     except (KeyError, TypeError, ValueError):
         raise SourceError(
@@ -56,18 +61,17 @@ def endpoint_from_secret(secret_arn: str, default_database: str) -> Endpoint:
     return endpoint
 
 
-def pii_salt() -> str:
+def pii_salt(settings: Settings) -> str:
     """The salt of PII hashes: the secret ``JLR_PII_SALT_SECRET_ARN`` names (its string, or its
     JSON ``salt`` field) when set, else ``JLR_PII_SALT``. Registered for log redaction."""
-    secret_arn = os.environ.get("JLR_PII_SALT_SECRET_ARN")
+    secret_arn = settings.pii_salt_secret_arn
     if not secret_arn:
-        salt = os.environ.get("JLR_PII_SALT", "")
+        salt = settings.pii_salt
     else:
-        import boto3
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            text = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)[
+            text = aws_client("secretsmanager").get_secret_value(SecretId=secret_arn)[
                 "SecretString"
             ]
         except (ClientError, BotoCoreError) as exc:

@@ -1,4 +1,5 @@
-"""Local connection settings: one source of truth for the stack script, the CLI, dbt and tests.
+"""Settings: the only reader of the environment, for the stack script, the CLI, the Lambda, the
+Glue jobs, dbt and tests. Everything else receives a ``Settings`` (or one of its parts).
 
 Every value comes from an environment variable when set. Otherwise non-secret values take the
 documented defaults below, and passwords come from ``<JLR_LOCAL_DIR>/stack.env``, which
@@ -15,8 +16,10 @@ import argparse
 import os
 import secrets
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+
+from ingestion.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,6 +42,25 @@ DEFAULTS: dict[str, str | None] = {
     "JLR_PII_SALT": GENERATED,  # salt of the curated zone's PII hashes
 }
 SECRET_NAMES = tuple(name for name, default in DEFAULTS.items() if default is None)
+# Settings that are not the local stack's (not exported by --shell): name -> default.
+OPTIONS: dict[str, str] = {
+    "JLR_MYSQL_TLS_MODE": "disabled",  # see ingestion.source.mysql.tls_context
+    "JLR_MYSQL_TLS_CA": "",
+    "JLR_MYSQL_CONNECT_ATTEMPTS": "4",
+    "JLR_MYSQL_CONNECT_BACKOFF": "1",
+    # the ARNs of the source's credentials and of the PII salt in Secrets Manager (AWS)
+    "JLR_MYSQL_SECRET_ARN": "",  # nosec B105 - the name of a secret, no value
+    "JLR_PII_SALT_SECRET_ARN": "",  # nosec B105 - the name of a secret, no value
+    "JLR_SOURCE_CONFIG": "",  # the Lambda's source file (default: the packaged one)
+    "JLR_STOP_MARGIN_MS": "60000",  # the Lambda stops this long before its deadline
+    "JLR_SPARK_MASTER": "local[2]",  # local mode only; Glue has its own
+    "JLR_SPARK_DRIVER_MEMORY": "2g",
+    "JLR_CURATED_ROWS_PER_FILE": "2000000",
+    "JLR_METRICS": "",  # emf: print CloudWatch metric records locally too
+    "JLR_CRASH_AT": "",  # tests only: a crash point to die at (ingestion.faults)
+    "LOG_FORMAT": "",  # json: JSON lines instead of progress bars
+}
+REDSHIFT_PREFIX = "JLR_REDSHIFT_"  # the Redshift target (ingestion.warehouse.redshift)
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -124,6 +146,11 @@ class Endpoint:
     user: str
     password: str = field(repr=False)
     database: str
+    # how the MySQL client connects (the PostgreSQL endpoint ignores these)
+    tls_mode: str = "disabled"
+    tls_ca: str | None = None
+    connect_attempts: int = 4
+    connect_backoff: float = 1.0
 
     def __repr__(self) -> str:  # never show the password
         return f"Endpoint({self.user}@{self.host}:{self.port}/{self.database})"
@@ -137,10 +164,20 @@ class Settings:
     postgres: Endpoint
     pii_salt: str = field(default="", repr=False)
     pg_socket_dir: str = ""  # dbt's way to the local stack's PostgreSQL (see local_pg_socket_dir)
+    options: dict[str, str] = field(default_factory=lambda: dict(OPTIONS))
+    redshift: dict[str, str] = field(default_factory=dict)  # the JLR_REDSHIFT_* values
+    given: frozenset[str] = frozenset()  # the names the environment itself set
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None) -> Settings:
-        v = resolve(environ)
+        env = os.environ if environ is None else environ
+        v = resolve(env)
+        options = {name: env.get(name) or default for name, default in OPTIONS.items()}
+        try:
+            attempts = max(1, int(options["JLR_MYSQL_CONNECT_ATTEMPTS"]))
+            backoff = max(0.0, float(options["JLR_MYSQL_CONNECT_BACKOFF"]))
+        except ValueError:
+            raise ConfigError("JLR_MYSQL_CONNECT_ATTEMPTS and _BACKOFF must be numbers") from None
         return cls(
             local_dir=Path(v["JLR_LOCAL_DIR"]),
             lake_uri=v["JLR_LAKE_URI"],
@@ -150,6 +187,10 @@ class Settings:
                 v["JLR_MYSQL_USER"],
                 v["JLR_MYSQL_PASSWORD"],
                 v["JLR_MYSQL_DATABASE"],
+                options["JLR_MYSQL_TLS_MODE"].strip().lower() or "disabled",
+                options["JLR_MYSQL_TLS_CA"] or None,
+                attempts,
+                backoff,
             ),
             postgres=Endpoint(
                 v["JLR_PG_HOST"],
@@ -160,7 +201,46 @@ class Settings:
             ),
             pii_salt=v["JLR_PII_SALT"],
             pg_socket_dir=v["JLR_PG_SOCKET_DIR"],
+            options=options,
+            redshift={k: val for k, val in env.items() if k.startswith(REDSHIFT_PREFIX)},
+            given=frozenset(k for k in (*DEFAULTS, *OPTIONS) if env.get(k)),
         )
+
+    # what the code reads, by name
+    @property
+    def mysql_secret_arn(self) -> str | None:
+        return self.options["JLR_MYSQL_SECRET_ARN"] or None
+
+    @property
+    def pii_salt_secret_arn(self) -> str | None:
+        return self.options["JLR_PII_SALT_SECRET_ARN"] or None
+
+    @property
+    def source_config(self) -> Path | None:
+        return (
+            Path(self.options["JLR_SOURCE_CONFIG"]) if self.options["JLR_SOURCE_CONFIG"] else None
+        )
+
+    @property
+    def stop_margin_ms(self) -> int:
+        return int(self.options["JLR_STOP_MARGIN_MS"])
+
+    @property
+    def spark_master(self) -> str:
+        return self.options["JLR_SPARK_MASTER"]
+
+    @property
+    def spark_driver_memory(self) -> str:
+        return self.options["JLR_SPARK_DRIVER_MEMORY"]
+
+    @property
+    def curated_rows_per_file(self) -> int:
+        return int(self.options["JLR_CURATED_ROWS_PER_FILE"])
+
+    def source_database(self, configured: str) -> str:
+        """The source database: JLR_MYSQL_DATABASE when the environment sets it, else the
+        source file's."""
+        return self.mysql.database if "JLR_MYSQL_DATABASE" in self.given else configured
 
     def to_env(self) -> dict[str, str]:
         """The JLR_* variables that describe these settings (for job subprocesses and dbt)."""
@@ -188,15 +268,34 @@ class Settings:
         """A copy pointing at other databases / another lake (tests use their own)."""
 
         def swap(ep: Endpoint, db: str | None) -> Endpoint:
-            return ep if db is None else Endpoint(ep.host, ep.port, ep.user, ep.password, db)
+            return ep if db is None else replace(ep, database=db)
 
-        return Settings(
-            self.local_dir,
-            lake_uri or self.lake_uri,
-            swap(self.mysql, mysql_db),
-            swap(self.postgres, pg_db),
-            self.pii_salt,
-            self.pg_socket_dir,
+        return replace(
+            self,
+            lake_uri=lake_uri or self.lake_uri,
+            mysql=swap(self.mysql, mysql_db),
+            postgres=swap(self.postgres, pg_db),
+        )
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Where the code runs and how it reports: read where a Settings object is not at hand (log
+    set-up, metric records, crash points)."""
+
+    on_aws: bool  # in Lambda or Glue: JSON logs, metrics as CloudWatch EMF records
+    log_format: str
+    metrics: str
+    crash_at: str
+
+    @classmethod
+    def load(cls, environ: dict[str, str] | None = None) -> Runtime:
+        env = os.environ if environ is None else environ
+        return cls(
+            on_aws="AWS_LAMBDA_FUNCTION_NAME" in env or "GLUE_VERSION" in env,
+            log_format=env.get("LOG_FORMAT", ""),
+            metrics=env.get("JLR_METRICS", ""),
+            crash_at=env.get("JLR_CRASH_AT", ""),
         )
 
 

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from ingestion.contract.rules import TextRules
 from ingestion.errors import ConfigError
 
 SOURCES_DIR = Path(__file__).resolve().parent.parent / "sources"
@@ -104,6 +105,11 @@ class TableConfig(BaseModel):
         description="parallel primary-key-range streams for full extracts "
         "(single integer primary key)",
     )
+
+    @property
+    def text_rules(self) -> TextRules:
+        """The normalising rules its text columns get (``ingestion.contract.rules``)."""
+        return TextRules(self.trim_strings, tuple(self.email_columns), tuple(self.pii_columns))
 
     @model_validator(mode="after")
     def _incremental_needs_a_cursor(self) -> TableConfig:

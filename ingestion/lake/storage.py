@@ -162,12 +162,13 @@ class S3Lake(_JsonObjects):
     def __init__(
         self, bucket: str, prefix: str = "", *, multipart_threshold: int = 64 * 2**20, client=None
     ):
-        import boto3
         from boto3.s3.transfer import TransferConfig
+
+        from ingestion.aws import client as aws_client
 
         self.bucket, self.prefix = bucket, prefix.strip("/")
         self.uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
-        self.client = client or boto3.client("s3")
+        self.client = client or aws_client("s3")
         self.transfer = TransferConfig(
             multipart_threshold=multipart_threshold,
             multipart_chunksize=max(multipart_threshold, 5 * 2**20),

@@ -34,17 +34,17 @@ RETRYABLE = {
 }
 
 
-def tls_context() -> ssl.SSLContext | None:
+def tls_context(endpoint: Endpoint) -> ssl.SSLContext | None:
     """TLS to the source, chosen like the MySQL client's --ssl-mode: JLR_MYSQL_TLS_MODE
     disabled (default; the local stack is on loopback) | required (encrypted, certificate not
     checked) | verify_ca (signed by JLR_MYSQL_TLS_CA, or the system's CAs) | verify_identity
     (verify_ca and the host name; use this for RDS/Aurora with Amazon's CA bundle)."""
-    mode = os.environ.get("JLR_MYSQL_TLS_MODE", "disabled").strip().lower() or "disabled"
+    mode = endpoint.tls_mode
     if mode not in TLS_MODES:
         raise ConfigError(f"JLR_MYSQL_TLS_MODE is {mode!r}; use one of {', '.join(TLS_MODES)}")
     if mode == "disabled":
         return None
-    ca = os.environ.get("JLR_MYSQL_TLS_CA") or None
+    ca = endpoint.tls_ca
     if ca and not os.path.isfile(ca):
         raise ConfigError(f"JLR_MYSQL_TLS_CA: {ca} is not a file")
     context = ssl.create_default_context(cafile=ca)
@@ -53,15 +53,6 @@ def tls_context() -> ssl.SSLContext | None:
     if mode == "required":  # encryption without verification, as --ssl-mode=REQUIRED
         context.verify_mode = ssl.CERT_NONE
     return context
-
-
-def _attempts() -> tuple[int, float]:
-    try:
-        attempts = max(1, int(os.environ.get("JLR_MYSQL_CONNECT_ATTEMPTS", "4")))
-        backoff = max(0.0, float(os.environ.get("JLR_MYSQL_CONNECT_BACKOFF", "1")))
-    except ValueError:
-        raise ConfigError("JLR_MYSQL_CONNECT_ATTEMPTS and _BACKOFF must be numbers") from None
-    return attempts, backoff
 
 
 @contextmanager
@@ -76,8 +67,8 @@ def connect(
     """A utf8mb4 connection in UTC; errors become SourceError without the password. An
     unreachable server is tried again with exponential backoff (JLR_MYSQL_CONNECT_ATTEMPTS,
     default 4; JLR_MYSQL_CONNECT_BACKOFF, default 1 s, doubling), then reported once."""
-    attempts, backoff = _attempts()
-    context = tls_context()
+    attempts, backoff = endpoint.connect_attempts, endpoint.connect_backoff
+    context = tls_context(endpoint)
     where = f"{endpoint.user}@{endpoint.host}:{endpoint.port}/{database or ''}"
     started = time.monotonic()
     for attempt in range(1, attempts + 1):

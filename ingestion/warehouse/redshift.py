@@ -13,11 +13,12 @@ statement is reported with the step that failed and, for COPY, the rows of
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ingestion.aws import client as aws_client
 from ingestion.errors import ConfigError, LoadError
 from ingestion.lake import layout
 from ingestion.lake.manifests import CuratedManifest
@@ -39,8 +40,8 @@ class RedshiftTarget:
     poll_timeout_seconds: float = 3600.0
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> RedshiftTarget:
-        env = os.environ if environ is None else environ
+    def from_env(cls, env: Mapping[str, str]) -> RedshiftTarget:
+        """The target the JLR_REDSHIFT_* settings describe (``Settings.redshift``)."""
         target = cls(
             database=env.get("JLR_REDSHIFT_DATABASE", "dev"),
             copy_role_arn=env.get("JLR_REDSHIFT_COPY_ROLE_ARN", ""),
@@ -87,28 +88,33 @@ class DataApi:
     """Submit, wait, fetch: the Data API's asynchronous statements as plain calls."""
 
     def __init__(self, target: RedshiftTarget, client=None, *, sleep=time.sleep):
-        import boto3
-
         self.target = target
-        self.client = client or boto3.client("redshift-data")
+        self.client = client or aws_client("redshift-data")
         self.sleep = sleep
         self.last_statement_id: str | None = None
+
+    @staticmethod
+    def _error(operation: str, exc: Exception) -> LoadError:
+        error = getattr(exc, "response", None)
+        if error is None:  # BotoCoreError: no service answer
+            return LoadError(f"Redshift Data API {operation}: {exc}")
+        error = error.get("Error", {})
+        return LoadError(
+            f"Redshift Data API {operation}: {error.get('Code', 'error')}: "
+            f"{error.get('Message', '')}".rstrip(": ")
+        )
 
     def _call(self, operation: str, **kwargs) -> dict:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return getattr(self.client, operation)(**kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            raise LoadError(
-                f"Redshift Data API {operation}: {error.get('Code', 'error')}: "
-                f"{error.get('Message', '')}".rstrip(": ")
-            ) from None
-        except BotoCoreError as exc:
-            raise LoadError(f"Redshift Data API {operation}: {exc}") from None
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(operation, exc) from None
 
     def wait(self, statement_id: str) -> Outcome:
+        """Poll until the statement ends (the Data API has no boto3 waiter), backing off from
+        0.2 s to 5 s; cancelled past the target's timeout."""
         delay, waited = 0.2, 0.0
         while True:
             described = self._call("describe_statement", Id=statement_id)
@@ -141,15 +147,13 @@ class DataApi:
             raise LoadError(f"Redshift statement failed ({outcome.status}): {outcome.error}")
         if not outcome.has_result:
             return []
-        rows, token = [], None
-        while True:
-            page = self._call(
-                "get_statement_result", Id=statement_id, **({"NextToken": token} if token else {})
-            )
-            rows += [[_value(v) for v in record] for record in page.get("Records", [])]
-            token = page.get("NextToken")
-            if not token:
-                return rows
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        pages = self.client.get_paginator("get_statement_result").paginate(Id=statement_id)
+        try:
+            return [[_value(v) for v in record] for page in pages for record in page["Records"]]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("get_statement_result", exc) from None
 
     def run_batch(self, sqls: list[str]) -> Outcome:
         statement_id = self._call(

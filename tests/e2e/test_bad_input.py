@@ -1,9 +1,9 @@
 """The bad-input corpus through the real pipeline (MariaDB -> extract -> crawl -> Spark curate ->
 PostgreSQL): every bad row lands in the rejects zone with its reason, every other row arrives,
 the counts reconcile and `reconcile` finds nothing unexplained. Bad configuration, wrong
-passwords, unreachable servers, malicious identifiers: tests/test_security.py,
-tests/test_cli.py, tests/ingestion/test_config.py and test_extract.py; a full disk and a lake
-without permission: below."""
+passwords, unreachable servers, malicious identifiers: tests/test_security.py, and under
+tests/ingestion/ test_cli.py, config/test_source.py and source/test_extract.py; a full disk and
+a lake without permission: below."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ingestion.pipeline import run_ingest
 from ingestion.reconcile import reconcile
 from ingestion.source.mysql import connect
 from ingestion.warehouse.postgres import pg_connect
-from tests.test_cli import run_cli
+from tests.ingestion.test_cli import run_cli
 
 CONFIG = """name: corpus
 database: {database}

@@ -13,7 +13,7 @@ from ingestion.config.settings import REPO_ROOT
 from ingestion.demo.generator import seed_database
 from ingestion.lake import layout
 from ingestion.lake.storage import open_lake
-from tests.test_cli import run_cli
+from tests.ingestion.test_cli import run_cli
 
 TABLES = "plants,dealers,customers"
 

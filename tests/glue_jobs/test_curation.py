@@ -177,7 +177,8 @@ TEXT = contract(
 def test_text_is_trimmed_emails_lowercased_pii_hashed_and_datetimes_made_utc(spark):
     import hashlib
 
-    from glue_jobs.curation import clean_text, curated_types, datetimes_to_utc, hash_pii
+    from glue_jobs.curation import curated_types, datetimes_to_utc, normalise
+    from ingestion.contract.rules import TextRules
 
     df = spark.createDataFrame(
         [
@@ -186,12 +187,13 @@ def test_text_is_trimmed_emails_lowercased_pii_hashed_and_datetimes_made_utc(spa
         ],
         "id long, name string, email string, doc string, seen timestamp_ntz",
     )
-    df = clean_text(df, TEXT, True, ["email"])
+    df = normalise(df, TEXT, TextRules(trim_strings=True, email_columns=["email"]))
     rows = {r["id"]: r for r in df.collect()}
     assert rows[1]["name"] == "Zoë" and rows[1]["email"] == "zoe.smith@example.com"
     assert rows[1]["doc"] == ' {"a": 1} '  # JSON text is left exactly as it came
     assert rows[2]["email"] is None  # blank after trimming
-    hashed = {r["id"]: r["email"] for r in hash_pii(df, ["email"], "pepper").collect()}
+    hashing = TextRules(pii_columns=["email"])
+    hashed = {r["id"]: r["email"] for r in normalise(df, TEXT, hashing, "pepper").collect()}
     assert hashed[1] == hashlib.sha256(b"pepperzoe.smith@example.com").hexdigest()
     assert hashed[2] is None
     utc = {r["id"]: r["seen"] for r in datetimes_to_utc(df, TEXT, "Europe/London").collect()}
@@ -211,3 +213,37 @@ def test_partition_values_derive_from_a_date_column(spark):
     days = with_partition(df, "d", "day").where("id = 1").collect()[0]["d_day"]
     assert days == "2024-02-29"
     assert with_partition(df, None, "month").columns == ["id", "d"]
+
+
+def test_the_curate_job_and_reconcile_apply_the_same_normalising_rules(spark):
+    """Spark (the curate job) and Python (reconcile) implement each rule; on the same values,
+    in every combination a table can ask for, they must agree."""
+    from glue_jobs.curation import normalise
+    from ingestion.contract import rules
+
+    values = [
+        "  Zoë  ",
+        "  Zoe.Smith@Example.COM ",
+        "ÉMILE.DUPONT@EXEMPLE.FR",
+        "   ",
+        "",
+        "\tTabbed\t",
+        " line\nbreak ",
+        "日本語 ",
+        None,
+    ]
+    cases = {
+        "trimmed": rules.TextRules(trim_strings=True),
+        "email": rules.TextRules(email_columns=["v"]),
+        "hashed": rules.TextRules(pii_columns=["v"]),
+        "trimmed_hashed": rules.TextRules(trim_strings=True, pii_columns=["v"]),
+        "email_hashed": rules.TextRules(email_columns=["v"], pii_columns=["v"]),
+        "untouched": rules.TextRules(),
+    }
+    column = contract(v=("text", "string", "varchar(80)"))
+    df = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "i long, v string")
+    for name, text_rules in cases.items():
+        spark_side = {r["i"]: r["v"] for r in normalise(df, column, text_rules, "pepper").collect()}
+        steps = rules.column_rules("v", column[0]["types"], text_rules)
+        python_side = {i: rules.apply_python(steps, v, "pepper") for i, v in enumerate(values)}
+        assert spark_side == python_side, name

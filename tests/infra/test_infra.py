@@ -362,3 +362,45 @@ def test_the_glue_jobs_get_arguments_our_scripts_accept():
         assert (REPO_ROOT / "glue_jobs" / script).is_file()
         for key in arguments:
             assert key.startswith("--") and (key[2:].isupper() or "-" in key[2:]), key
+
+
+def test_following_a_run_reads_every_page_of_its_history(capsys):
+    """A long run's history spans pages (at most 1,000 events each): every state entered is
+    printed once, whichever page it is on, as the run goes on."""
+    from datetime import UTC, datetime
+
+    from botocore.stub import Stubber
+
+    sfn = boto3.client("stepfunctions", region_name="eu-west-2")
+    arn = "arn:aws:states:eu-west-2:123456789012:execution:jlr-ci:run-1"
+    at = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
+
+    def entered(event_id: int, name: str) -> dict:
+        return {
+            "id": event_id,
+            "timestamp": at,
+            "type": "TaskStateEntered",
+            "stateEnteredEventDetails": {"name": name},
+        }
+
+    first_page = [entered(1, "AcquireLock"), entered(2, "ExtractTables")]
+    with Stubber(sfn) as stub:
+        stub.add_response("start_execution", {"executionArn": arn, "startDate": at})
+        stub.add_response("get_execution_history", {"events": first_page, "nextToken": "t1"})
+        stub.add_response("get_execution_history", {"events": [entered(3, "Curate")]})
+        stub.add_response("describe_execution", {**EXECUTION, "status": "RUNNING"})
+        stub.add_response("get_execution_history", {"events": first_page, "nextToken": "t1"})
+        stub.add_response(
+            "get_execution_history", {"events": [entered(3, "Curate"), entered(4, "Load")]}
+        )
+        stub.add_response("describe_execution", {**EXECUTION, "status": "SUCCEEDED"})
+        assert deploy.run_pipeline(sfn, "arn:sm", {"source": "jlr_ops"}, poll=0) == "SUCCEEDED"
+    printed = [line.split()[-1] for line in capsys.readouterr().out.splitlines()]
+    assert printed == [arn, "AcquireLock", "ExtractTables", "Curate", "Load", "SUCCEEDED"]
+
+
+EXECUTION = {
+    "executionArn": "arn:aws:states:eu-west-2:123456789012:execution:jlr-ci:run-1",
+    "stateMachineArn": "arn:aws:states:eu-west-2:123456789012:stateMachine:jlr-ci",
+    "startDate": "2026-12-04T08:00:00Z",
+}

@@ -20,13 +20,13 @@ from ingestion.reconcile import (
     _as_bool,
     _as_datetime,
     _as_float,
-    _hashed,
-    _string_rule,
+    _normalised,
+    _text,
     digest,
     reconcile,
 )
 from ingestion.warehouse.postgres import pg_connect
-from tests.test_cli import run_cli
+from tests.ingestion.test_cli import run_cli
 
 TABLES = ["customers", "sales_orders"]
 
@@ -42,7 +42,7 @@ def test_values_normalise_alike_from_both_sides():
         "2023-12-31 22:00:00.000000"
     )
     assert _as_bool(b"\x01") == _as_bool("1") == _as_bool(True) == "t"
-    email = _hashed(_string_rule("email", ["email"], True), "salt")
+    email = _normalised(_text, ("email", "hash"), "salt")
     expected = hashlib.sha256(b"saltann@example.com").hexdigest()
     assert email("  Ann@Example.COM ") == expected  # what the curate job stores
     assert email("   ") is None
