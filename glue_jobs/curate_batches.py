@@ -157,45 +157,29 @@ def _written_files(spark: SparkSession, lake: Lake, prefix: str, fmt: str) -> li
     )
 
 
-def curate_batch(
-    spark: SparkSession,
-    lake: Lake,
-    source: str,
-    table: str,
-    raw_key: str,
-    contract: list[dict],
-    primary_key: list[str],
-    cursor: str | None,
-    options: CurateOptions | None = None,
-) -> BatchCurated:
-    started = time.perf_counter()
-    options = options or CurateOptions()
-    manifest = manifests.read_raw(lake, raw_key)
-    batch_id = manifest.run_id
-    names = [c["name"] for c in contract]
-    checked = apply_contract(_read_raw(spark, lake, manifest, contract), contract, primary_key)
+def _checked_records(
+    spark: SparkSession, lake: Lake, manifest: RawManifest, contract: list[dict], pk: list[str]
+) -> tuple[DataFrame, int]:
+    """Every raw record cast to its type, with what failed and why; and their number, which
+    must be the manifest's."""
+    checked = apply_contract(_read_raw(spark, lake, manifest, contract), contract, pk)
     checked = mark_soft_deletes(checked, manifest.soft_delete_column)
     # read three times (count, rejects, curated): kept on local disk, not in the heap, so the
     # job's memory does not grow with the batch (MEMORY_AND_DISK ran out of a 2 GB heap on a
     # 5,250,000-row batch)
     checked = checked.persist(StorageLevel.DISK_ONLY)
     extracted = checked.count()
-    expected = manifest.records
-    if extracted != expected:
+    if extracted != manifest.records:
         raise CurateError(
-            f"{table} batch {batch_id}: raw files hold {extracted} records but the "
-            f"raw manifest says {expected}"
+            f"{manifest.table} batch {manifest.run_id}: raw files hold {extracted} records but "
+            f"the raw manifest says {manifest.records}"
         )
-    good, bad = split_rejects(checked)
-    good = normalise(good, contract, options.text_rules, options.pii_salt)
-    good = datetimes_to_utc(good, contract, options.source_time_zone)
-    good_rows = good.count()
-    distinct_keys = good.select(*primary_key).distinct().count()
-    curated = with_lineage(
-        deduplicate(good, primary_key, cursor, names), batch_id, manifest.extracted_at
-    )
-    curated = curated.select(*names, *[c[0] for c in LINEAGE_COLUMNS])
-    target = layout.curated_batch_prefix(source, table, batch_id)
+    return checked, extracted
+
+
+def _write_curated(
+    lake: Lake, curated: DataFrame, target: str, rows: int, options: CurateOptions
+) -> None:
     if options.partition_column:
         # one task per partition value, so each partition gets files of up to rows_per_file rows
         # rather than one small file per task
@@ -211,29 +195,12 @@ def curate_batch(
             .parquet(lake.url(target + "/"))
         )
     else:
-        n_files = max(1, math.ceil(good_rows / options.rows_per_file))
+        n_files = max(1, math.ceil(rows / options.rows_per_file))
         curated.repartition(n_files).write.mode("overwrite").parquet(lake.url(target + "/"))
-    rejects_at = layout.rejects_prefix(source, table, batch_id)
-    lake.delete_prefix(rejects_at)
-    rejected = extracted - good_rows
-    if rejected:
-        reject_records(bad, batch_id).coalesce(1).write.mode("overwrite").json(
-            lake.url(rejects_at + "/")
-        )
-    files = _written_files(spark, lake, target, "parquet")
-    written = sum(f["rows"] for f in files)
-    deletes = sum(f["deletes"] for f in files)
-    written_rejects = (
-        sum(f["rows"] for f in _written_files(spark, lake, rejects_at, "json")) if rejected else 0
-    )
-    duplicates = good_rows - distinct_keys
-    checked.unpersist()
-    if extracted != written + written_rejects + duplicates:
-        raise CurateError(
-            f"{table} batch {batch_id}: counts do not reconcile: extracted "
-            f"{extracted} != curated {written} + rejected {written_rejects} + "
-            f"duplicates {duplicates}"
-        )
+
+
+def _curated_columns(contract: list[dict], options: CurateOptions) -> list[dict]:
+    """The batch's columns with their Spark, PostgreSQL and Redshift types, lineage last."""
     pii_columns = list(options.text_rules.pii_columns)
     columns = [
         {
@@ -244,7 +211,7 @@ def curate_batch(
         }
         for c in curated_types(contract, pii_columns, options.source_time_zone)
     ]
-    columns += [
+    return columns + [
         {
             "name": n,
             "column_type": "lineage",
@@ -255,16 +222,68 @@ def curate_batch(
         }
         for n, s, p, r in LINEAGE_COLUMNS
     ]
-    counts = Counts(extracted, written, written_rejects, duplicates, deletes)
+
+
+def curate_batch(
+    spark: SparkSession,
+    lake: Lake,
+    source: str,
+    table: str,
+    raw_key: str,
+    contract: list[dict],
+    primary_key: list[str],
+    cursor: str | None,
+    options: CurateOptions | None = None,
+) -> BatchCurated:
+    """One raw run -> one curated batch: checked, cleaned, deduplicated, written, read back,
+    reconciled, then committed by its manifest."""
+    started = time.perf_counter()
+    options = options or CurateOptions()
+    manifest = manifests.read_raw(lake, raw_key)
+    batch_id = manifest.run_id
+    names = [c["name"] for c in contract]
+    checked, extracted = _checked_records(spark, lake, manifest, contract, primary_key)
+    good, bad = split_rejects(checked)
+    good = normalise(good, contract, options.text_rules, options.pii_salt)
+    good = datetimes_to_utc(good, contract, options.source_time_zone)
+    good_rows = good.count()
+    duplicates = good_rows - good.select(*primary_key).distinct().count()
+    curated = with_lineage(
+        deduplicate(good, primary_key, cursor, names), batch_id, manifest.extracted_at
+    ).select(*names, *[c[0] for c in LINEAGE_COLUMNS])
+    target = layout.curated_batch_prefix(source, table, batch_id)
+    _write_curated(lake, curated, target, good_rows, options)
+    rejects_at = layout.rejects_prefix(source, table, batch_id)
+    lake.delete_prefix(rejects_at)
+    if extracted - good_rows:
+        reject_records(bad, batch_id).coalesce(1).write.mode("overwrite").json(
+            lake.url(rejects_at + "/")
+        )
+    # counted again from what was written, by another reader than the one that wrote it
+    files = _written_files(spark, lake, target, "parquet")
+    written = sum(f["rows"] for f in files)
+    deletes = sum(f["deletes"] for f in files)
+    written_rejects = (
+        sum(f["rows"] for f in _written_files(spark, lake, rejects_at, "json"))
+        if extracted - good_rows
+        else 0
+    )
+    checked.unpersist()
+    if extracted != written + written_rejects + duplicates:
+        raise CurateError(
+            f"{table} batch {batch_id}: counts do not reconcile: extracted "
+            f"{extracted} != curated {written} + rejected {written_rejects} + "
+            f"duplicates {duplicates}"
+        )
     curated_manifest = CuratedManifest(
         source=source,
         table=table,
         batch_id=batch_id,
         mode=manifest.mode,
         primary_key=primary_key,
-        columns=columns,
+        columns=_curated_columns(contract, options),
         files=files,
-        counts=counts,
+        counts=Counts(extracted, written, written_rejects, duplicates, deletes),
         raw_manifests=[raw_key],
         cursor=cursor,
         rejects_prefix=rejects_at if written_rejects else None,

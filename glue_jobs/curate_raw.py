@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Exception as exc:  # noqa: BLE001 - ours, a disk, Spark or a driver: one line
         message = failure_summary("curate", exc)
-        events.emit(events.JobFailed("curate", message))
+        events.emit(events.Failed("curate", message))
         return 1
 
 

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             )
     except Exception as exc:  # noqa: BLE001 - ours, a disk, Spark or a driver: one line
         message = failure_summary("load", exc)
-        events.emit(events.JobFailed("load", message))
+        events.emit(events.Failed("load", message))
         return 1
     for result in results:
         events.emit(events.BatchLoaded(**result.as_dict()))
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     for failure in failures:
         emit_metrics("load", failure.table, failures=1)
     for failure in failures:
-        events.emit(events.TableFailed(failure.table, failure.error))
+        events.emit(events.Failed("load", failure.error, failure.table))
         print(f"load: {failure.table}: {failure.error}", file=sys.stderr)
     events.emit(events.JobFinished("load", len(tables), len(results), len(failures)))
     return 1 if failures else 0

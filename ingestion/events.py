@@ -21,55 +21,51 @@ class Event:
 
 
 @dataclass(frozen=True)
-class BatchCurated(Event):
+class BatchEvent(Event):
+    """Something a job did to one batch (its id is the raw extract run it came from)."""
+
+    table: str
+    batch_id: str
+    manifest_key: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class BatchCurated(BatchEvent):
     """A raw run became a committed curated batch. ``deletes`` counts the rows that mark a
     deletion (tombstones, soft deletes); they are inside ``curated``."""
 
     kind: ClassVar[str] = "batch_curated"
-    table: str
-    batch_id: str
-    manifest_key: str
     extracted: int
     curated: int
     rejected: int
     duplicates_removed: int
     deletes: int
     files: int
-    seconds: float
 
 
 @dataclass(frozen=True)
-class BatchLoaded(Event):
-    """A curated batch reached the warehouse (status ``loaded``) or was audited without loading
-    (``superseded``: a newer full batch replaces the table)."""
+class BatchLoaded(BatchEvent):
+    """A curated batch reached the warehouse (status ``loaded``), was already there
+    (``skipped``) or was audited without loading (``superseded``: a newer full batch replaces
+    the table)."""
 
     kind: ClassVar[str] = "batch_loaded"
-    table: str
-    batch_id: str
-    manifest_key: str
     status: str
     rows_loaded: int
     rows_deleted: int
     rows_tombstoned: int
-    seconds: float
 
 
 @dataclass(frozen=True)
-class TableFailed(Event):
-    """One table failed in a job; the job went on with the others."""
+class Failed(Event):
+    """A table failed in a job, which went on with the others; or, without a table, the job as
+    a whole failed (nothing after the failure was done)."""
 
-    kind: ClassVar[str] = "table_failed"
-    table: str
-    error: str
-
-
-@dataclass(frozen=True)
-class JobFailed(Event):
-    """The job as a whole failed (nothing after the failure was done)."""
-
-    kind: ClassVar[str] = "job_failed"
+    kind: ClassVar[str] = "failed"
     job: str
     error: str
+    table: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,7 +78,7 @@ class JobFinished(Event):
 
 
 KINDS: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (BatchCurated, BatchLoaded, TableFailed, JobFailed, JobFinished)
+    cls.kind: cls for cls in (BatchCurated, BatchLoaded, Failed, JobFinished)
 }
 
 

@@ -122,7 +122,7 @@ def run_job(
         for line in proc.stdout:
             log.write(line)
             event = events.parse(line)
-            if isinstance(event, events.JobFailed):
+            if isinstance(event, events.Failed) and event.table is None:
                 error = event.error
             if event is not None:
                 on_event(event)
@@ -132,26 +132,25 @@ def run_job(
     return code, error
 
 
+@dataclass
 class Ingest:
     """One ``make ingest`` of a source: check, extract, crawl, curate, load; each stage works on
     the tables that have not failed yet, and records what it did in their ``TableRun``."""
 
-    def __init__(
-        self,
-        config: SourceConfig,
-        settings: Settings,
-        database: str,
-        tables: list[str],
-        reporter: Reporter | None = None,
-        full_refresh: bool = False,
-    ):
-        self.config, self.settings, self.database = config, settings, database
-        self.tables, self.full_refresh = tables, full_refresh
-        self.reporter = reporter or Reporter()
-        self.runs = {t: TableRun(t) for t in tables}
-        self.lake = open_lake(settings.lake_uri)
+    config: SourceConfig
+    settings: Settings
+    database: str
+    tables: list[str]
+    reporter: Reporter | None = None
+    full_refresh: bool = False
+    lock_wait_seconds: float = 0  # another run of the source holds the lock: wait this long
+
+    def __post_init__(self) -> None:
+        self.reporter = self.reporter or Reporter()
+        self.runs = {t: TableRun(t) for t in self.tables}
+        self.lake = open_lake(self.settings.lake_uri)
         self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        self.endpoint = settings.mysql  # the source's, from a secret if one is named: run()
+        self.endpoint = self.settings.mysql  # the source's, from a secret if named: run()
 
     def todo(self) -> list[str]:
         return [t for t in self.tables if not self.runs[t].error]
@@ -222,7 +221,7 @@ class Ingest:
             run = self.runs.get(getattr(event, "table", None))
             if run is None:
                 return
-            if isinstance(event, events.TableFailed):
+            if isinstance(event, events.Failed):
                 failed.add(event.table)
                 run.error = f"{job.stage}: {event.error}"
             elif isinstance(event, events.BatchCurated | events.BatchLoaded):
@@ -248,35 +247,27 @@ class Ingest:
         return curate, load
 
     def run(self) -> list[TableRun]:
-        self.endpoint = source_endpoint(self.config, self.settings)
-        self.extract(self.check())
-        self.crawl()
-        curate, load = self.jobs()
-        self.reporter.stage("curate", "Glue job glue_jobs/curate_raw.py on Spark (local mode)")
-        self.run_stage(curate)
-        self.reporter.stage(
-            "load",
-            f"Glue job glue_jobs/load_staging.py -> PostgreSQL "
-            f"{self.settings.postgres.database}.{self.config.warehouse_schema}",
-        )
-        self.run_stage(load)
+        """Every stage, holding the source's run lock (a second run of the same source waits
+        up to ``lock_wait_seconds``, then stops with a line naming the holder)."""
+        with RunLock(self.lake, self.config.name, wait_seconds=self.lock_wait_seconds):
+            self.endpoint = source_endpoint(self.config, self.settings)
+            self.extract(self.check())
+            self.crawl()
+            curate, load = self.jobs()
+            self.reporter.stage("curate", "Glue job glue_jobs/curate_raw.py on Spark (local mode)")
+            self.run_stage(curate)
+            self.reporter.stage(
+                "load",
+                f"Glue job glue_jobs/load_staging.py -> PostgreSQL "
+                f"{self.settings.postgres.database}.{self.config.warehouse_schema}",
+            )
+            self.run_stage(load)
         return [self.runs[t] for t in self.tables]
 
 
-def run_ingest(
-    config: SourceConfig,
-    settings: Settings,
-    database: str,
-    tables: list[str],
-    reporter: Reporter | None = None,
-    full_refresh: bool = False,
-    lock_wait_seconds: float = 0,
-) -> list[TableRun]:
-    """Ingest the tables, holding the source's run lock (a second run of the same source waits
-    up to ``lock_wait_seconds``, then stops with a line naming the holder)."""
-    ingest = Ingest(config, settings, database, tables, reporter, full_refresh)
-    with RunLock(ingest.lake, config.name, wait_seconds=lock_wait_seconds):
-        return ingest.run()
+def run_ingest(*args, **kwargs) -> list[TableRun]:
+    """``Ingest(*args, **kwargs).run()``: ingest the tables of a source, one run at a time."""
+    return Ingest(*args, **kwargs).run()
 
 
 def reset_source(config: SourceConfig, settings: Settings) -> None:

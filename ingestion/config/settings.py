@@ -156,6 +156,18 @@ class Endpoint:
         return f"Endpoint({self.user}@{self.host}:{self.port}/{self.database})"
 
 
+def _endpoint(values: dict[str, str], prefix: str, **client) -> Endpoint:
+    """The endpoint the ``<prefix>_HOST/_PORT/_USER/_PASSWORD/_DATABASE`` settings describe."""
+    return Endpoint(
+        values[f"{prefix}_HOST"],
+        int(values[f"{prefix}_PORT"]),
+        values[f"{prefix}_USER"],
+        values[f"{prefix}_PASSWORD"],
+        values[f"{prefix}_DATABASE"],
+        **client,
+    )
+
+
 @dataclass(frozen=True)
 class Settings:
     local_dir: Path
@@ -181,24 +193,15 @@ class Settings:
         return cls(
             local_dir=Path(v["JLR_LOCAL_DIR"]),
             lake_uri=v["JLR_LAKE_URI"],
-            mysql=Endpoint(
-                v["JLR_MYSQL_HOST"],
-                int(v["JLR_MYSQL_PORT"]),
-                v["JLR_MYSQL_USER"],
-                v["JLR_MYSQL_PASSWORD"],
-                v["JLR_MYSQL_DATABASE"],
-                options["JLR_MYSQL_TLS_MODE"].strip().lower() or "disabled",
-                options["JLR_MYSQL_TLS_CA"] or None,
-                attempts,
-                backoff,
+            mysql=_endpoint(
+                v,
+                "JLR_MYSQL",
+                tls_mode=options["JLR_MYSQL_TLS_MODE"].strip().lower() or "disabled",
+                tls_ca=options["JLR_MYSQL_TLS_CA"] or None,
+                connect_attempts=attempts,
+                connect_backoff=backoff,
             ),
-            postgres=Endpoint(
-                v["JLR_PG_HOST"],
-                int(v["JLR_PG_PORT"]),
-                v["JLR_PG_USER"],
-                v["JLR_PG_PASSWORD"],
-                v["JLR_PG_DATABASE"],
-            ),
+            postgres=_endpoint(v, "JLR_PG"),
             pii_salt=v["JLR_PII_SALT"],
             pg_socket_dir=v["JLR_PG_SOCKET_DIR"],
             options=options,

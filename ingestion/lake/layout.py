@@ -53,23 +53,24 @@ def run_id_of(raw_key: str) -> str:
 
 
 def raw_data_file(run_prefix: str, stream: int, seq: int) -> str:
+    """Chunk ``seq`` of stream ``stream``: its files sort in the order the rows were read."""
     return f"{run_prefix}/part-s{stream:02d}-{seq:06d}.jsonl.gz"
 
 
 def raw_deletes_file(run_prefix: str) -> str:
+    """The run's tombstones: the keys that disappeared since the previous run."""
     return f"{run_prefix}/deletes-000000.jsonl.gz"
 
 
 def chunk_markers_prefix(run_prefix: str) -> str:
+    """Where a run in progress records its committed chunks (its resume points)."""
     return f"{run_prefix}/_chunks/"
 
 
-def chunk_marker(run_prefix: str, stream: int, seq: int) -> str:
-    return f"{chunk_markers_prefix(run_prefix)}s{stream:02d}-{seq:06d}.json"
-
-
-def stream_done_marker(run_prefix: str, stream: int) -> str:
-    return f"{chunk_markers_prefix(run_prefix)}s{stream:02d}-done.json"
+def chunk_marker(run_prefix: str, stream: int, seq: int | None) -> str:
+    """A committed chunk's marker, or with no ``seq`` the marker of a finished stream."""
+    name = "done" if seq is None else f"{seq:06d}"
+    return f"{chunk_markers_prefix(run_prefix)}s{stream:02d}-{name}.json"
 
 
 def raw_manifests(lake: Lake, source: str, table: str) -> list[str]:
@@ -106,12 +107,10 @@ def table_state_prefix(source: str, table: str) -> str:
     return f"_state/{source}/{table}"
 
 
-def watermark_key(source: str, table: str) -> str:
-    return f"{table_state_prefix(source, table)}/watermark.json"
-
-
-def inflight_key(source: str, table: str) -> str:
-    return f"{table_state_prefix(source, table)}/inflight.json"
+def table_state_file(source: str, table: str, name: str) -> str:
+    """A table's state document: ``watermark`` (the last committed run), ``inflight`` (the run
+    under way)."""
+    return f"{table_state_prefix(source, table)}/{name}.json"
 
 
 def key_list_file(source: str, table: str, run_id: str) -> str:
@@ -119,16 +118,7 @@ def key_list_file(source: str, table: str, run_id: str) -> str:
     return f"{table_state_prefix(source, table)}/keys/{run_id}.jsonl.gz"
 
 
-def run_lock_key(source: str) -> str:
-    return f"_state/_locks/{source}.json"
-
-
 # ------------------------------------------------------------------ catalog (local JSON)
-def raw_database(source: str) -> str:
-    """The catalog database of a source's raw tables (Glue and local alike)."""
-    return f"{source}_raw"
-
-
 def catalog_database_prefix(database: str) -> str:
     return f"_catalog/{database}/"
 
@@ -151,6 +141,18 @@ def catalog_table_name(key: str) -> str | None:
     if key.count("/") != 2 or not name.endswith(".json") or name.endswith(".partitions.json"):
         return None
     return name[: -len(".json")]
+
+
+# ------------------------------------------------------------------ per source
+def raw_database(source: str) -> str:
+    """The catalog database of a source's raw tables (Glue and local alike)."""
+    return f"{source}_raw"
+
+
+def run_lock_key(source: str) -> str:
+    """The source's run lock (one run of a source at a time): outside its own prefixes, so a
+    reset of the source, which holds the lock, does not delete it."""
+    return f"_state/_locks/{source}.json"
 
 
 def source_prefixes(source: str) -> list[str]:

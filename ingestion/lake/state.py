@@ -13,8 +13,8 @@ class TableState:
 
     def __init__(self, lake: Lake, source: str, table: str):
         self.lake, self.source, self.table = lake, source, table
-        self.watermark_key = layout.watermark_key(source, table)
-        self.inflight_key = layout.inflight_key(source, table)
+        self.watermark_key = layout.table_state_file(source, table, "watermark")
+        self.inflight_key = layout.table_state_file(source, table, "inflight")
 
     def _get(self, key: str) -> dict | None:
         return self.lake.get_json(key) if self.lake.exists(key) else None

@@ -250,7 +250,7 @@ def run_stream(
         if task.snapshot:
             cur.execute("commit")
     lake.put_json(
-        layout.stream_done_marker(task.run_prefix, task.stream),
+        layout.chunk_marker(task.run_prefix, task.stream, None),
         {"stream": task.stream, "chunks": task.next_seq + result.chunks},
     )
     return result

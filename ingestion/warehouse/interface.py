@@ -95,6 +95,16 @@ class TableFailure:
     error: str
 
 
+@dataclass(frozen=True)
+class PendingBatch:
+    """A committed curated batch not yet in the audit. ``superseded``: a newer full batch of
+    the table waits too, so this one is audited without being applied."""
+
+    key: str
+    manifest: CuratedManifest
+    superseded: bool = False
+
+
 class Warehouse(Protocol):
     """One backend. ``load_batch`` applies one manifest exactly once, atomically."""
 
@@ -102,25 +112,17 @@ class Warehouse(Protocol):
 
     def audited_manifests(self, source: str, table: str) -> set[str]: ...
 
-    def load_batch(
-        self,
-        lake: Lake,
-        schema: str,
-        manifest_key: str,
-        manifest: CuratedManifest,
-        *,
-        superseded: bool,
-    ) -> LoadResult: ...
+    def load_batch(self, lake: Lake, schema: str, batch: PendingBatch) -> LoadResult: ...
 
 
-def pending_batches(lake: Lake, source: str, table: str, done: set[str]) -> list[tuple]:
-    """(manifest key, manifest, superseded) of every batch not yet audited, oldest first."""
+def pending_batches(lake: Lake, source: str, table: str, done: set[str]) -> list[PendingBatch]:
+    """Every batch of the table not yet audited, oldest first."""
     pending = [
         (k, read_curated(lake, k)) for k in curated_manifests(lake, source, table) if k not in done
     ]
     fulls = [i for i, (_, m) in enumerate(pending) if m.mode == "full"]
     last_full = fulls[-1] if fulls else -1
-    return [(k, m, i < last_full) for i, (k, m) in enumerate(pending)]
+    return [PendingBatch(k, m, i < last_full) for i, (k, m) in enumerate(pending)]
 
 
 def load_pending(
@@ -134,10 +136,8 @@ def load_pending(
     for table in tables:
         try:
             done = warehouse.audited_manifests(source, table)
-            for key, manifest, superseded in pending_batches(lake, source, table, done):
-                results.append(
-                    warehouse.load_batch(lake, schema, key, manifest, superseded=superseded)
-                )
+            for batch in pending_batches(lake, source, table, done):
+                results.append(warehouse.load_batch(lake, schema, batch))
         except PlatformError as exc:
             failures.append(TableFailure(table, str(exc)))
     return results, failures

@@ -41,6 +41,7 @@ from ingestion.warehouse.interface import (
     DELETED_KEY_SEPARATOR,
     LOADED_AT,
     LoadResult,
+    PendingBatch,
     is_not_null,
     schema_changes,
 )
@@ -316,22 +317,14 @@ class PostgresWarehouse:
             raise LoadError(f"cannot read ops.load_audit: {_one_line(exc)}") from None
         return {r[0] for r in rows}
 
-    def load_batch(
-        self,
-        lake: Lake,
-        schema: str,
-        manifest_key: str,
-        manifest: CuratedManifest,
-        *,
-        superseded: bool,
-    ) -> LoadResult:
+    def load_batch(self, lake: Lake, schema: str, batch: PendingBatch) -> LoadResult:
         try:
-            result = self._load_batch(lake, schema, manifest_key, manifest, superseded)
+            result = self._load_batch(lake, schema, batch.key, batch.manifest, batch.superseded)
             crash_point("load.after_commit")
             return result
         except psycopg.Error as exc:
             raise LoadError(
-                f"loading {manifest_key} into schema {schema} failed and was rolled back: "
+                f"loading {batch.key} into schema {schema} failed and was rolled back: "
                 f"{_one_line(exc)}"
             ) from None
 

@@ -24,7 +24,7 @@ from ingestion.lake import layout
 from ingestion.lake.manifests import CuratedManifest
 from ingestion.lake.storage import Lake
 from ingestion.warehouse import redshift_sql as rsql
-from ingestion.warehouse.interface import LoadResult, schema_changes
+from ingestion.warehouse.interface import LoadResult, PendingBatch, schema_changes
 
 TERMINAL = {"FINISHED", "FAILED", "ABORTED"}
 
@@ -215,16 +215,9 @@ class RedshiftWarehouse:
         lake.put_json(key, rsql.copy_manifest(files))
         return lake.url(key)
 
-    def load_batch(
-        self,
-        lake: Lake,
-        schema: str,
-        manifest_key: str,
-        manifest: CuratedManifest,
-        *,
-        superseded: bool,
-    ) -> LoadResult:
+    def load_batch(self, lake: Lake, schema: str, batch: PendingBatch) -> LoadResult:
         started = time.perf_counter()
+        manifest_key, manifest, superseded = batch.key, batch.manifest, batch.superseded
         table, batch_id = manifest.table, manifest.batch_id
         if not superseded:
             self.ensure_staging_table(schema, table, manifest)

@@ -15,6 +15,7 @@ import pytest
 from ingestion.errors import LoadError
 from ingestion.lake.manifests import read_curated
 from ingestion.lake.storage import open_lake
+from ingestion.warehouse.interface import PendingBatch
 from ingestion.warehouse.postgres import PostgresWarehouse, load_into_postgres, pg_connect
 
 COLUMNS = [
@@ -196,9 +197,9 @@ def test_the_same_manifest_loaded_twice_changes_nothing_and_counts_reconcile(set
     key = "curated/src/items/batch=b1/_manifest.json"
     with PostgresWarehouse(settings.postgres) as warehouse:
         warehouse.prepare()
-        first = warehouse.load_batch(lake, "stg", key, read_curated(lake, key), superseded=False)
+        first = warehouse.load_batch(lake, "stg", PendingBatch(key, read_curated(lake, key)))
         before = staging_state(settings)
-        second = warehouse.load_batch(lake, "stg", key, read_curated(lake, key), superseded=False)
+        second = warehouse.load_batch(lake, "stg", PendingBatch(key, read_curated(lake, key)))
     assert (first.status, second.status) == ("loaded", "skipped")
     assert staging_state(settings) == before and [r[0] for r in before] == [1, 2]
     # curated = loaded + tombstoned (+ rejected at load: none), recorded once

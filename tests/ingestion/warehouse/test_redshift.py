@@ -21,7 +21,7 @@ from ingestion.lake import manifests
 from ingestion.lake.manifests import Counts, CuratedManifest
 from ingestion.lake.storage import S3Lake
 from ingestion.warehouse import redshift_sql as rsql
-from ingestion.warehouse.interface import load_pending
+from ingestion.warehouse.interface import PendingBatch, load_pending
 from ingestion.warehouse.redshift import DataApi, RedshiftTarget, RedshiftWarehouse
 
 GOLDEN = Path(__file__).parent / "golden" / "redshift_statements.sql"
@@ -368,7 +368,7 @@ def test_a_manifest_another_loader_applied_first_is_reported_as_skipped(s3_lake)
     )
     with script.stub:
         result = warehouse_for(script).load_batch(
-            s3_lake, "jlr_ops_staging", KEY, MANIFEST, superseded=False
+            s3_lake, "jlr_ops_staging", PendingBatch(KEY, MANIFEST)
         )
     assert (result.status, result.rows_loaded) == ("skipped", 0)
 
@@ -408,7 +408,7 @@ def test_a_failed_copy_is_explained_with_sys_load_error_detail(s3_lake):
     with script.stub:
         with pytest.raises(LoadError) as failure:
             warehouse_for(script).load_batch(
-                s3_lake, "jlr_ops_staging", KEY, MANIFEST, superseded=False
+                s3_lake, "jlr_ops_staging", PendingBatch(KEY, MANIFEST)
             )
         script.stub.assert_no_pending_responses()
     message = str(failure.value)
