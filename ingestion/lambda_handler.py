@@ -88,6 +88,7 @@ def handler(event: dict | None, context) -> dict:
                 table,
                 full_refresh=bool(event.get("full_refresh")),
                 should_stop=should_stop,
+                parallel="threads",  # Lambda has no shared memory for a process pool
             )
         except PlatformError as exc:
             failed = True

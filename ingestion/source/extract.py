@@ -22,9 +22,11 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from multiprocessing import get_context
+from typing import Literal
 
 from ingestion.config.settings import Endpoint
 from ingestion.config.source import SourceConfig
@@ -37,6 +39,7 @@ from ingestion.source.deletes import compare_keys
 from ingestion.source.mysql import connect, quote_ident
 from ingestion.source.plan import TablePlan, plan_table
 from ingestion.source.stream import (
+    StreamResult,
     StreamTask,
     _after_key_params,
     _after_key_sql,
@@ -170,23 +173,34 @@ def _stream_tasks(
     return tasks
 
 
+Parallelism = Literal["processes", "threads"]
+_STOP_EVENT = None  # in a stream worker process: set by the parent when the caller must stop
+
+
 def _run_streams(
     tasks: list[StreamTask],
     should_stop: Callable[[], bool] | None,
     on_rows: Callable[[int], None] | None,
+    parallel: Parallelism,
 ) -> bool:
-    """Run the streams, each in a thread with its own connection (no processes: AWS Lambda has
-    no shared memory for them). Returns whether they stopped early, every finished chunk
-    committed. The caller's deadline reaches every stream; a stream that fails stops the others
-    at their next chunk, and its error is raised."""
+    """Run the streams, each with its own connection, and return whether they stopped early
+    (every finished chunk committed). The caller's deadline reaches every stream; a stream that
+    fails stops the others at their next chunk, and its error is raised.
+
+    ``processes`` (one per stream) is the fast way: each stream's Python work (reading the
+    server's packets) runs on its own core. AWS Lambda cannot run a process pool (it has no
+    shared memory), so there the streams are ``threads``, which overlap the server's work and
+    the I/O but share one core for Python's."""
     if len(tasks) <= 1:
         return any(run_stream(task, should_stop, on_rows).stopped for task in tasks)
+    if parallel == "processes":
+        return _run_in_processes(tasks, should_stop, on_rows)
     failed = threading.Event()
 
     def stop() -> bool:
         return failed.is_set() or bool(should_stop and should_stop())
 
-    def one(task: StreamTask):
+    def one(task: StreamTask) -> StreamResult:
         try:
             return run_stream(task, stop, on_rows)
         except BaseException:
@@ -195,6 +209,44 @@ def _run_streams(
 
     with ThreadPoolExecutor(len(tasks), thread_name_prefix="stream") as pool:
         outcomes = [future.result() for future in [pool.submit(one, t) for t in tasks]]
+    return any(outcome.stopped for outcome in outcomes)
+
+
+def _worker_init(stop_event) -> None:
+    global _STOP_EVENT
+    _STOP_EVENT = stop_event
+
+
+def _stream_in_worker(task: StreamTask) -> StreamResult:
+    return run_stream(task, _STOP_EVENT.is_set)
+
+
+def _run_in_processes(
+    tasks: list[StreamTask],
+    should_stop: Callable[[], bool] | None,
+    on_rows: Callable[[int], None] | None,
+    poll_seconds: float = 0.2,
+) -> bool:
+    """The streams in worker processes. This process watches the caller's deadline (and the
+    workers' failures) and tells every worker to stop through one shared event; each worker
+    looks at it after every committed chunk. Rows are reported as each stream ends."""
+    context = get_context("spawn")
+    stop = context.Event()
+    with ProcessPoolExecutor(
+        len(tasks), mp_context=context, initializer=_worker_init, initargs=(stop,)
+    ) as pool:
+        futures = [pool.submit(_stream_in_worker, task) for task in tasks]
+        pending = set(futures)
+        while pending:
+            if should_stop and should_stop():
+                stop.set()
+            done, pending = wait(pending, timeout=poll_seconds, return_when=FIRST_COMPLETED)
+            for future in done:
+                if future.exception() is not None:
+                    stop.set()  # the others stop at their next chunk; then the error is raised
+                elif on_rows:
+                    on_rows(future.result().rows)
+    outcomes = [future.result() for future in futures]  # raises the first stream's error
     return any(outcome.stopped for outcome in outcomes)
 
 
@@ -208,15 +260,17 @@ def extract_table(
     full_refresh: bool = False,
     should_stop: Callable[[], bool] | None = None,
     on_rows: Callable[[int], None] | None = None,
+    parallel: Parallelism = "processes",
 ) -> ExtractResult:
-    """Extract one table (resuming its unfinished run if there is one)."""
+    """Extract one table (resuming its unfinished run if there is one). ``should_stop`` is the
+    caller's deadline: asked after each committed chunk, on every stream."""
     database = database or endpoint.database or config.database
     started = time.perf_counter()
     state = TableState(lake, config.name, table)
     plan, run, resumed = _open_run(config, endpoint, database, lake, state, table, full_refresh)
     prefix = layout.raw_run_prefix(config.name, table, run["run_id"])
     tasks = _stream_tasks(run, plan, endpoint, database, lake, prefix)
-    stopped = _run_streams(tasks, should_stop, on_rows)
+    stopped = _run_streams(tasks, should_stop, on_rows, parallel)
     result = ExtractResult(
         table=table,
         run_id=run["run_id"],

@@ -205,6 +205,35 @@ def test_parallel_streams_cover_the_table_once(settings, tmp_path):
     assert streams == {"s00", "s01"}
 
 
+@pytest.mark.parametrize("parallel", ["processes", "threads"])
+def test_parallel_streams_stop_at_the_deadline_and_resume_exactly_once(
+    settings, tmp_path, parallel
+):
+    """The caller's deadline reaches every stream, in worker processes (local) and in threads
+    (Lambda): each stops after a committed chunk, and the next run finishes with every row once."""
+    make_big_table(settings)
+    config = load_source(write_config(tmp_path, "  big:\n    chunk_rows: 1000\n    streams: 2\n"))
+    lake = open_lake(settings.lake_uri)
+    rows_seen = []
+    stopped = extract_table(
+        config,
+        settings.mysql,
+        lake,
+        "big",
+        should_stop=lambda: True,  # the deadline is already near
+        on_rows=rows_seen.append,
+        parallel=parallel,
+    )
+    assert stopped.status == "continue" and stopped.manifest_key is None
+    committed = lake.list("raw/src/big/", ".json")
+    assert 2 <= len(committed) < 10  # a chunk or so per stream, not the whole table
+    assert 0 < sum(rows_seen) < 10_000
+    result = extract_table(config, settings.mysql, lake, "big", parallel=parallel)
+    assert result.resumed and result.rows == 10_000
+    ids = [r["id"] for r in raw_records(lake, result.manifest_key)]
+    assert sorted(ids) == list(range(1, 10_001))
+
+
 def test_a_full_refresh_drops_an_unfinished_run_and_reads_everything(
     settings, tmp_path, monkeypatch
 ):
