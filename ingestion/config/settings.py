@@ -48,9 +48,6 @@ OPTIONS: dict[str, str] = {
     "JLR_MYSQL_TLS_CA": "",
     "JLR_MYSQL_CONNECT_ATTEMPTS": "4",
     "JLR_MYSQL_CONNECT_BACKOFF": "1",
-    # the ARNs of the source's credentials and of the PII salt in Secrets Manager (AWS)
-    "JLR_MYSQL_SECRET_ARN": "",  # nosec B105 - the name of a secret, no value
-    "JLR_PII_SALT_SECRET_ARN": "",  # nosec B105 - the name of a secret, no value
     "JLR_SOURCE_CONFIG": "",  # the Lambda's source file (default: the packaged one)
     "JLR_STOP_MARGIN_MS": "60000",  # the Lambda stops this long before its deadline
     "JLR_SPARK_MASTER": "local[2]",  # local mode only; Glue has its own
@@ -60,6 +57,9 @@ OPTIONS: dict[str, str] = {
     "JLR_CRASH_AT": "",  # tests only: a crash point to die at (ingestion.faults)
     "LOG_FORMAT": "",  # json: JSON lines instead of progress bars
 }
+# the ARNs of the source's credentials and of the PII salt in Secrets Manager (AWS); empty: none
+SECRET_ARNS = ("JLR_MYSQL_SECRET_ARN", "JLR_PII_SALT_SECRET_ARN")
+OPTIONS.update(dict.fromkeys(SECRET_ARNS, ""))
 REDSHIFT_PREFIX = "JLR_REDSHIFT_"  # the Redshift target (ingestion.warehouse.redshift)
 
 

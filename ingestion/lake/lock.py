@@ -66,7 +66,10 @@ def _process_gone(pid: int) -> bool:
 
 
 class RunLock:
-    """``with RunLock(lake, source):`` runs the block holding the source's lock."""
+    """``with RunLock(lake, source):`` runs the block holding the source's lock.
+
+    ``run_id`` names the run (default: a new one); ``pid`` its process (default: this one; 0
+    for none, as for a Step Functions execution, whose lock goes stale by age only)."""
 
     def __init__(
         self,
