@@ -80,7 +80,7 @@ def build_spark(app_name: str, settings: Settings | None = None) -> SparkSession
 class CurateOptions:
     """What the source configuration asks of the curate job for one table."""
 
-    text_rules: TextRules = TextRules(trim_strings=True)
+    text_rules: TextRules = TextRules()
     pii_salt: str = field(default="", repr=False)
     source_time_zone: str | None = None
     partition_column: str | None = None

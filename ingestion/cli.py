@@ -27,7 +27,7 @@ from rich.table import Table
 from ingestion.config.credentials import source_endpoint
 from ingestion.config.settings import REPO_ROOT, Runtime, Settings
 from ingestion.config.source import load_source, select_tables
-from ingestion.errors import PlatformError
+from ingestion.errors import PlatformError, UnsupportedTypeError
 from ingestion.events import BatchCurated, BatchLoaded, Event
 from ingestion.lake.layout import table_rejects_prefix
 from ingestion.lake.storage import open_lake
@@ -184,9 +184,15 @@ def cmd_dry_run(config, settings: Settings, tables: list[str], full_refresh: boo
     table = Table(title=f"dry run: {config.name} ({database}) -> {settings.lake_uri}")
     for column in ("table", "mode", "primary key", "cursor", "columns", "deletes"):
         table.add_column(column)
+    unsupported = []
     with connect(source_endpoint(config, settings), database) as conn:
         for name in tables:
-            plan = plan_table(config, conn, database, name)
+            try:
+                plan = plan_table(config, conn, database, name)
+            except UnsupportedTypeError as exc:  # that table only: the others are still shown
+                unsupported.append(f"{name}: {exc}")
+                table.add_row(name, "[red]cannot be copied[/red]", "", "", "", "")
+                continue
             tcfg = plan.config
             watermark = (TableState(lake, config.name, name).watermark() or {}).get("high")
             if tcfg.mode == "full":
@@ -212,8 +218,10 @@ def cmd_dry_run(config, settings: Settings, tables: list[str], full_refresh: boo
                 deletes or "-",
             )
     console.print(table)
+    for line in unsupported:
+        err_console.print(f"[red]{line}[/red]", soft_wrap=True, highlight=False)
     console.print(f"{len(tables)} tables checked against the source; nothing was extracted")
-    return 0
+    return 1 if unsupported else 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

@@ -25,6 +25,10 @@ class CatalogError(PlatformError):
     """The Glue-shaped catalog is missing a table or holds an incompatible definition."""
 
 
+class UnsupportedTypeError(CatalogError):
+    """A column's MySQL type has no mapping: that table cannot be copied; the others can."""
+
+
 class CurateError(PlatformError):
     """The curate job could not turn raw data into curated Parquet."""
 

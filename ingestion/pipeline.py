@@ -22,7 +22,7 @@ from ingestion.catalog.local import LocalCatalog
 from ingestion.config.credentials import source_endpoint
 from ingestion.config.settings import REPO_ROOT, Settings
 from ingestion.config.source import SourceConfig
-from ingestion.errors import PlatformError
+from ingestion.errors import PlatformError, UnsupportedTypeError
 from ingestion.events import Event
 from ingestion.lake import layout
 from ingestion.lake.lock import RunLock
@@ -165,7 +165,10 @@ class Ingest:
         )
         with connect(mysql, self.database) as conn:
             for table in self.tables:
-                plan_table(self.config, conn, self.database, table)
+                try:
+                    plan_table(self.config, conn, self.database, table)
+                except UnsupportedTypeError as exc:  # that table only; the others go on
+                    self.runs[table].error = f"check: {exc}"
             with conn.cursor() as cur:
                 cur.execute(
                     "select table_name, table_rows from information_schema.tables "
@@ -176,7 +179,7 @@ class Ingest:
 
     def extract(self, estimates: dict[str, int]) -> None:
         self.reporter.stage("extract", "MySQL -> raw zone (gzip JSON Lines)")
-        for table in self.tables:
+        for table in self.todo():
             run = self.runs[table]
             started = time.perf_counter()
             self.reporter.extract_started(table, estimates.get(table, 0))

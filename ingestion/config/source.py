@@ -75,7 +75,11 @@ class TableConfig(BaseModel):
     chunk_bytes: int = Field(
         default=256 * 2**20, ge=2**20, le=2**34, description="uncompressed bytes per raw file"
     )
-    trim_strings: bool = Field(default=True, description="trim spaces around text values")
+    trim_strings: bool = Field(
+        default=False,
+        description="trim spaces around text values (off: staging holds the source's text "
+        "exactly; cleaning is opted into, or done in dbt staging models)",
+    )
     email_columns: list[Identifier] = Field(
         default_factory=list, description="trimmed and lowercased (before any hashing)"
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ingestion.config.source import SourceConfig, TableConfig
 from ingestion.contract.typemap import map_column
-from ingestion.errors import ConfigError
+from ingestion.errors import CatalogError, ConfigError, UnsupportedTypeError
 from ingestion.source.mysql import SourceColumn, primary_key, table_columns
 
 INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
@@ -66,8 +66,11 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
             f"{where}.partition_column: the partition key "
             f"{partition}_{tcfg.partition_granularity} is already a column"
         )
-    for column in columns:
-        map_column(column.as_dict())  # unsupported types fail here, before any data moves
+    for column in columns:  # an unsupported type fails this table here, before any data moves
+        try:
+            map_column(column.as_dict())
+        except CatalogError as exc:
+            raise UnsupportedTypeError(f"table {table!r}, {exc}") from None
     plan = TablePlan(table, columns, pk, tcfg)
     if tcfg.streams > 1 and (len(pk) != 1 or plan.column(pk[0]).data_type not in INTEGER_TYPES):
         raise ConfigError(f"{where}.streams: parallel streams need a single integer primary key")

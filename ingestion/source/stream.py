@@ -47,7 +47,10 @@ def _value_sql(column: SourceColumn) -> str:
     """
     raw = map_column(column.as_dict()).raw
     name = quote_ident(column.name)
-    if raw in ("int", "float", "bool"):
+    if raw == "int" and (column.data_type == "year" or "zerofill" in column.column_type):
+        # the server renders these padded (00255, and 0000 for a YEAR holding 0): not JSON
+        value = f"cast({name} as unsigned)"
+    elif raw in ("int", "float", "bool"):
         value = name
     elif raw == "bits":
         value = f"cast({name} as unsigned)"

@@ -85,3 +85,36 @@ def test_a_failing_table_is_one_line_with_its_cause_and_the_others_still_load(se
     assert "1/2 tables ok" in result.stdout
     with pg_connect(settings.postgres) as conn:
         assert conn.execute("select count(*) from src_staging.good").fetchone() == (2,)
+
+
+def test_a_table_the_type_map_cannot_copy_fails_alone_and_the_others_load(settings, tmp_path):
+    """One column of a type the map has no mapping for (a spatial POINT here) stops only its
+    table: one line names the table, the column and the type; the others load; exit 1."""
+    import os
+
+    from ingestion.source.mysql import connect
+    from ingestion.warehouse.postgres import pg_connect
+
+    with connect(settings.mysql, settings.mysql.database) as conn, conn.cursor() as cur:
+        cur.execute("create table good (id bigint primary key, note varchar(20))")
+        cur.execute("insert into good values (1, 'a'), (2, '  padded ')")
+        cur.execute("create table sites (id int primary key, location point)")
+        cur.execute("insert into sites values (1, point(1, 2))")
+    source = tmp_path / "src.yml"
+    source.write_text(
+        f"name: src\ndatabase: {settings.mysql.database}\nwarehouse_schema: src_staging\n"
+        "tables:\n  sites: {}\n  good: {}\n"
+    )
+    env = {**os.environ, **settings.to_env()}
+    dry = run_cli("ingest", "--source", str(source), "--dry-run", env=env)
+    assert dry.returncode == 1 and "Traceback" not in dry.stderr
+    assert "column 'location': MySQL type 'point'" in " ".join(dry.stderr.split())
+    result = run_cli("ingest", "--source", str(source), env=env)
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if "sites" in line]
+    flat = " ".join(line.split())
+    assert "table 'sites', column 'location': MySQL type 'point' is not supported" in flat
+    with pg_connect(settings.postgres) as conn:
+        notes = conn.execute("select note from src_staging.good order by id").fetchall()
+    assert notes == [("a",), ("  padded ",)]  # exact by default: no trimming unless asked

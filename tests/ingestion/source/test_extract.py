@@ -56,6 +56,39 @@ def read_rows(lake, manifest):
     return rows
 
 
+def test_zerofill_integers_and_a_zero_year_are_exact_json_numbers(settings, tmp_path):
+    """The server renders ZEROFILL integers padded (00255) and a YEAR holding 0 as 0000: the raw
+    zone gets the numbers, valid JSON the crawl accepts."""
+    run_sql(
+        settings,
+        "create table padded (id int(8) unsigned zerofill not null primary key, "
+        "t tinyint(3) zerofill, m mediumint(5) zerofill, b bigint(20) unsigned zerofill, "
+        "y year, n int)",
+        "insert into padded values (255, 7, 42, 18446744073709551615, 0, -5), "
+        "(1, null, 0, 1, 2024, null)",
+    )
+    config = load_source(config_file(tmp_path, "  padded: {}\n"))
+    lake = open_lake(settings.lake_uri)
+    result = extract_table(config, settings.mysql, lake, "padded")
+    rows = sorted(read_rows(lake, lake.get_json(result.manifest_key)), key=lambda r: r["id"])
+    assert rows == [
+        {"id": 1, "t": None, "m": 0, "b": 1, "y": 2024, "n": None},
+        {"id": 255, "t": 7, "m": 42, "b": 18446744073709551615, "y": 0, "n": -5},
+    ]
+    assert crawl_table(lake, LocalCatalog(lake), "src", "padded").partitions == 1
+
+
+def test_a_table_with_an_unsupported_type_names_table_column_and_type(settings, tmp_path):
+    from ingestion.errors import UnsupportedTypeError
+
+    run_sql(settings, "create table sites (id int primary key, location point)")
+    config = load_source(config_file(tmp_path, "  sites: {}\n"))
+    with pytest.raises(UnsupportedTypeError) as refused:
+        extract_table(config, settings.mysql, open_lake(settings.lake_uri), "sites")
+    message = str(refused.value)
+    assert "table 'sites'" in message and "'location'" in message and "'point'" in message
+
+
 def test_values_are_extracted_exactly(settings, tmp_path):
     run_sql(settings, TYPES_TABLE, TYPES_ROW)
     config = load_source(config_file(tmp_path, "  edge:\n    cursor: updated_at\n"))
