@@ -18,7 +18,7 @@ FULL_REFRESH ?=
 DOCS_PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: help setup up down status seed changes ingest reconcile package deploy docs-publish build docs lint test bench demo lock clean
+.PHONY: help setup up down status seed changes discover ingest reconcile package deploy docs-publish build docs lint test bench demo lock clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-9s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -41,16 +41,19 @@ seed: up ## (Re)create the demo source database jlr_ops: SCALE=0.01 SEED=42
 changes: up ## Apply DAYS=1 days of realistic change to the demo source
 	@$(PY) -m ingestion changes --days $(DAYS) --seed $(SEED)
 
-ingest: ## Extract -> crawl -> curate -> load; TABLES=a,b FULL_REFRESH=1 DRY_RUN=1 WAIT=s LOG_FORMAT=json TARGET=aws ENV=dev
+discover: up ## Write a source file for a database: DATABASE=name OUT=file.yml [INCLUDE=a*,b] [EXCLUDE=tmp_*]
+	@$(PY) -m ingestion discover --database $(DATABASE) $(if $(OUT),--out $(OUT)) $(if $(INCLUDE),--include '$(INCLUDE)') $(if $(EXCLUDE),--exclude '$(EXCLUDE)')
+
+ingest: ## Extract -> crawl -> curate -> load; SOURCE=file.yml TABLES=a,b FULL_REFRESH=1 DRY_RUN=1 WAIT=s LOG_FORMAT=json TARGET=aws ENV=dev
 ifeq ($(TARGET),aws)
 	@$(VENV)/bin/python -m infra.deploy run --env $(ENV) --tables $(or $(TABLES),$(AWS_TABLES)) $(if $(FULL_REFRESH),--full-refresh)
 else
 	@$(MAKE) --no-print-directory up
-	@$(PY) -m ingestion ingest $(if $(TABLES),--tables $(TABLES)) $(if $(FULL_REFRESH),--full-refresh) $(if $(DRY_RUN),--dry-run) $(if $(WAIT),--wait $(WAIT)) $(if $(LOG_FORMAT),--log-format $(LOG_FORMAT))
+	@$(PY) -m ingestion ingest $(if $(SOURCE),--source $(SOURCE)) $(if $(TABLES),--tables $(TABLES)) $(if $(FULL_REFRESH),--full-refresh) $(if $(DRY_RUN),--dry-run) $(if $(WAIT),--wait $(WAIT)) $(if $(LOG_FORMAT),--log-format $(LOG_FORMAT))
 endif
 
-reconcile: up ## Source vs warehouse staging for every table: counts, keys, per-column checksums (exit 1 on a difference)
-	@$(WITH_ENV) $(PY) -m ingestion reconcile $(if $(TABLES),--tables $(TABLES))
+reconcile: up ## Source vs warehouse staging for every table: counts, keys, per-column checksums; SOURCE=file.yml TABLES=a,b
+	@$(WITH_ENV) $(PY) -m ingestion reconcile $(if $(SOURCE),--source $(SOURCE)) $(if $(TABLES),--tables $(TABLES))
 
 package: setup ## Build the Lambda zip, the Glue artifacts and the templates under dist/<version>/
 	@$(VENV)/bin/python -m infra.package

@@ -27,7 +27,7 @@ from rich.table import Table
 from ingestion.config.credentials import source_endpoint
 from ingestion.config.settings import REPO_ROOT, Runtime, Settings
 from ingestion.config.source import load_source, select_tables
-from ingestion.errors import PlatformError, UnsupportedTypeError
+from ingestion.errors import ConfigError, PlatformError, UnsupportedTypeError
 from ingestion.events import BatchCurated, BatchLoaded, Event
 from ingestion.lake.layout import table_rejects_prefix
 from ingestion.lake.storage import open_lake
@@ -351,6 +351,49 @@ def print_reconciliation(results, seconds: float, source: str, database: str) ->
     )
 
 
+def cmd_discover(args: argparse.Namespace) -> int:
+    """A complete source file from information_schema (see ingestion/source/discover.py)."""
+    from ingestion.source.discover import discover, render, source_name
+    from ingestion.source.mysql import connect
+
+    settings = Settings.load()
+    include, exclude = (
+        [p for p in (v or "").split(",") if p] for v in (args.include, args.exclude)
+    )
+    out = Path(args.out) if args.out else None
+    if out and out.exists() and not args.force:
+        raise ConfigError(f"{out} exists: pass --force to replace it (it may hold your edits)")
+    with connect(settings.mysql, args.database) as conn:
+        found = discover(conn, args.database, include, exclude)
+    name = args.name or source_name(args.database)
+    summary = Table(title=f"discover: {args.database} on {settings.mysql.host}")
+    for column in ("table", "rows", "primary key", "mode", "notes"):
+        summary.add_column(column, justify="right" if column == "rows" else "left")
+    for t in found.tables:
+        mode = "" if t.skipped else (f"incremental ({t.cursor})" if t.cursor else "full")
+        notes = f"[yellow]left out: {t.skipped}[/yellow]" if t.skipped else "; ".join(t.notes)
+        summary.add_row(t.name, f"{t.rows:,}", ",".join(t.primary_key), mode, notes)
+    for view in found.views:
+        summary.add_row(view, "", "", "", "[yellow]left out: a view[/yellow]")
+    err_console.print(summary)
+    if not found.copied:
+        raise ConfigError(
+            f"no table of {args.database!r} can be copied yet (see the reasons above)"
+        )
+    text = render(found, name, args.schema or f"{name}_staging")
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        load_source(out)  # what was written is a valid source file
+        err_console.print(
+            f"wrote {out}: {len(found.copied)} tables; next: "
+            f"python -m ingestion ingest --source {out}  (make ingest SOURCE={out})"
+        )
+    else:
+        print(text, end="")
+    return 0
+
+
 def cmd_where(args: argparse.Namespace) -> int:
     settings = Settings.load()
     config = load_source(DEFAULT_SOURCE)
@@ -441,6 +484,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-format", choices=["human", "json"], default=Runtime.load().log_format or "human"
     )
     p.set_defaults(func=cmd_reconcile)
+
+    p = sub.add_parser(
+        "discover", help="write a source file for a MySQL database from its information_schema"
+    )
+    p.add_argument("--database", required=True, help="the MySQL database (schema) to describe")
+    p.add_argument("--include", help="comma-separated table name patterns (glob) to keep")
+    p.add_argument("--exclude", help="comma-separated table name patterns (glob) to leave out")
+    p.add_argument("--out", help="the source file to write (default: standard output)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--name", help="the source's name (default: from the database's)")
+    p.add_argument("--schema", help="the staging schema (default: <name>_staging)")
+    p.set_defaults(func=cmd_discover)
 
     p = sub.add_parser("where", help="where the demo's warehouse, lake and docs are")
     p.set_defaults(func=cmd_where)

@@ -86,6 +86,7 @@ def handler(event: dict | None, context) -> dict:
                 endpoint,
                 lake,
                 table,
+                database=config.database or endpoint.database,  # the file's, if it names one
                 full_refresh=bool(event.get("full_refresh")),
                 should_stop=should_stop,
                 parallel="threads",  # Lambda has no shared memory for a process pool

@@ -23,7 +23,9 @@ def source_endpoint(config: SourceConfig, settings: Settings) -> Endpoint:
     an ingest, reconcile and the Lambda."""
     secret_arn = settings.mysql_secret_arn or config.connection.secret_arn
     if secret_arn:
-        endpoint = endpoint_from_secret(secret_arn, config.database, settings.mysql)
+        endpoint = endpoint_from_secret(
+            secret_arn, settings.source_database(config.database), settings.mysql
+        )
     else:
         endpoint = settings.mysql
     register_secret(endpoint.password)

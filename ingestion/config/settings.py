@@ -240,10 +240,10 @@ class Settings:
     def curated_rows_per_file(self) -> int:
         return int(self.options["JLR_CURATED_ROWS_PER_FILE"])
 
-    def source_database(self, configured: str) -> str:
-        """The source database: JLR_MYSQL_DATABASE when the environment sets it, else the
-        source file's."""
-        return self.mysql.database if "JLR_MYSQL_DATABASE" in self.given else configured
+    def source_database(self, configured: str | None) -> str:
+        """The source database: the source file's; JLR_MYSQL_DATABASE only fills in for a file
+        that names none."""
+        return configured or self.mysql.database
 
     def to_env(self) -> dict[str, str]:
         """The JLR_* variables that describe these settings (for job subprocesses and dbt)."""

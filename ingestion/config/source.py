@@ -149,7 +149,11 @@ class SourceConfig(BaseModel):
 
     name: Identifier
     description: str = ""
-    database: Identifier = Field(description="MySQL schema; JLR_MYSQL_DATABASE overrides it")
+    database: Identifier | None = Field(
+        default=None,
+        description="MySQL schema; when the file names none, JLR_MYSQL_DATABASE (default "
+        "jlr_ops) or the source secret's dbname",
+    )
     warehouse_schema: Identifier = Field(description="schema of the staging tables")
     connection: Connection = Field(default_factory=Connection)
     tables: dict[Identifier, TableConfig] = Field(min_length=1)

@@ -55,26 +55,35 @@ def test_a_wrong_password_is_reported_and_never_printed(stack):
     assert password not in result.stdout + result.stderr
 
 
-def test_a_failing_table_is_one_line_with_its_cause_and_the_others_still_load(settings, tmp_path):
+def source_with_tables(settings, tmp_path, statements: list[str], tables: list[str]):
+    """A source file for this test's database, after running ``statements`` there; and the
+    environment a user's shell would have."""
     import os
 
     from ingestion.source.mysql import connect
-    from ingestion.warehouse.postgres import pg_connect
 
     with connect(settings.mysql, settings.mysql.database) as conn, conn.cursor() as cur:
-        for table in ("good", "bad"):
-            cur.execute(f"create table {table} (id bigint primary key, note varchar(20))")
-            cur.execute(f"insert into {table} values (1, 'a'), (2, 'b')")
-        conn.commit()
-    with pg_connect(settings.postgres) as conn:  # a staging table someone changed by hand
-        conn.execute("create schema src_staging")
-        conn.execute("create table src_staging.bad (id date, note varchar(20))")
+        for statement in statements:
+            cur.execute(statement)
     source = tmp_path / "src.yml"
     source.write_text(
         f"name: src\ndatabase: {settings.mysql.database}\nwarehouse_schema: src_staging\n"
-        "tables:\n  good: {}\n  bad: {}\n"
+        "tables:\n" + "".join(f"  {t}: {{}}\n" for t in tables)
     )
-    env = {**os.environ, **settings.to_env()}
+    return source, {**os.environ, **settings.to_env()}
+
+
+def test_a_failing_table_is_one_line_with_its_cause_and_the_others_still_load(settings, tmp_path):
+    from ingestion.warehouse.postgres import pg_connect
+
+    statements = []
+    for table in ("good", "bad"):
+        statements.append(f"create table {table} (id bigint primary key, note varchar(20))")
+        statements.append(f"insert into {table} values (1, 'a'), (2, 'b')")
+    source, env = source_with_tables(settings, tmp_path, statements, ["good", "bad"])
+    with pg_connect(settings.postgres) as conn:  # a staging table someone changed by hand
+        conn.execute("create schema src_staging")
+        conn.execute("create table src_staging.bad (id date, note varchar(20))")
     result = run_cli("ingest", "--source", str(source), env=env)
     assert result.returncode == 1, result.stdout[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.strip()]
@@ -90,22 +99,15 @@ def test_a_failing_table_is_one_line_with_its_cause_and_the_others_still_load(se
 def test_a_table_the_type_map_cannot_copy_fails_alone_and_the_others_load(settings, tmp_path):
     """One column of a type the map has no mapping for (a spatial POINT here) stops only its
     table: one line names the table, the column and the type; the others load; exit 1."""
-    import os
-
-    from ingestion.source.mysql import connect
     from ingestion.warehouse.postgres import pg_connect
 
-    with connect(settings.mysql, settings.mysql.database) as conn, conn.cursor() as cur:
-        cur.execute("create table good (id bigint primary key, note varchar(20))")
-        cur.execute("insert into good values (1, 'a'), (2, '  padded ')")
-        cur.execute("create table sites (id int primary key, location point)")
-        cur.execute("insert into sites values (1, point(1, 2))")
-    source = tmp_path / "src.yml"
-    source.write_text(
-        f"name: src\ndatabase: {settings.mysql.database}\nwarehouse_schema: src_staging\n"
-        "tables:\n  sites: {}\n  good: {}\n"
-    )
-    env = {**os.environ, **settings.to_env()}
+    statements = [
+        "create table good (id bigint primary key, note varchar(20))",
+        "insert into good values (1, 'a'), (2, '  padded ')",
+        "create table sites (id int primary key, location point)",
+        "insert into sites values (1, point(1, 2))",
+    ]
+    source, env = source_with_tables(settings, tmp_path, statements, ["sites", "good"])
     dry = run_cli("ingest", "--source", str(source), "--dry-run", env=env)
     assert dry.returncode == 1 and "Traceback" not in dry.stderr
     assert "column 'location': MySQL type 'point'" in " ".join(dry.stderr.split())

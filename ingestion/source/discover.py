@@ -1,0 +1,214 @@
+"""``python -m ingestion discover``: a complete, commented source file from information_schema.
+
+Every base table of the database (filtered by ``--include``/``--exclude`` glob patterns) becomes
+an entry the pipeline accepts as it is:
+
+* its primary key, as the table declares it;
+* ``mode: incremental`` with the ``cursor`` the server maintains itself (a DATETIME/TIMESTAMP
+  column ``ON UPDATE CURRENT_TIMESTAMP``) and ``hard_deletes: true`` (keys compared each run);
+  otherwise ``mode: full``, with a comment saying why;
+* a ``partition_column`` suggestion (commented) for large tables with a date column;
+* a comment on each column that needs attention (unsigned 64-bit, TINYINT(1) holding values
+  other than 0 and 1, very wide values).
+
+What the pipeline cannot copy yet is listed in comments, never left in for the run to trip on:
+views, tables without a primary key, names the source file does not accept, and tables with a
+column of a type the type map has no mapping for (naming the column and its type).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+
+from ingestion.contract.typemap import map_column
+from ingestion.errors import CatalogError, ConfigError
+from ingestion.source.mysql import SourceColumn, primary_key, quote_ident, table_columns
+
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")  # what a source file accepts
+LARGE_TABLE_ROWS = 1_000_000  # above this, suggest partitioning the curated Parquet
+WIDE_BYTES = 65_535  # Redshift's VARCHAR limit: longer values are rejected, not truncated
+DATE_TYPES = ("date", "datetime", "timestamp")
+LIKELY_CURSORS = {"updated_at", "modified_at", "changed_at", "last_modified", "updated", "modified"}
+
+
+@dataclass
+class DiscoveredTable:
+    name: str
+    rows: int
+    primary_key: list[str] = field(default_factory=list)
+    cursor: str | None = None
+    partition_column: str | None = None
+    notes: dict[str, str] = field(default_factory=dict)  # column -> what needs attention
+    skipped: str | None = None  # why the table is left out
+
+
+@dataclass
+class Discovery:
+    database: str
+    tables: list[DiscoveredTable]
+    views: list[str]
+
+    @property
+    def copied(self) -> list[DiscoveredTable]:
+        return [t for t in self.tables if not t.skipped]
+
+
+def _selected(name: str, include: list[str], exclude: list[str]) -> bool:
+    if include and not any(fnmatch.fnmatchcase(name, p) for p in include):
+        return False
+    return not any(fnmatch.fnmatchcase(name, p) for p in exclude)
+
+
+def _catalog(conn, database: str) -> tuple[list[tuple[str, str, int]], dict[tuple, str]]:
+    with conn.cursor() as cur:
+        cur.execute(
+            "select table_name, table_type, coalesce(table_rows, 0) from information_schema.tables "
+            "where table_schema = %s order by table_name",
+            (database,),
+        )
+        tables = [(r[0], r[1], int(r[2])) for r in cur.fetchall()]
+        cur.execute(
+            "select table_name, column_name, extra from information_schema.columns "
+            "where table_schema = %s",
+            (database,),
+        )
+        extras = {(r[0], r[1]): (r[2] or "").lower() for r in cur.fetchall()}
+    return tables, extras
+
+
+def _boolean_holds_others(conn, database: str, table: str, column: str) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(
+            f"select 1 from {quote_ident(database)}.{quote_ident(table)} "
+            f"where {quote_ident(column)} not in (0, 1) limit 1"
+        )
+        return cur.fetchone() is not None
+
+
+def _column_notes(conn, database: str, table: str, columns: list[SourceColumn]) -> dict[str, str]:
+    notes = {}
+    for c in columns:
+        types = map_column(c.as_dict())
+        if c.data_type == "bigint" and c.unsigned:
+            notes[c.name] = "BIGINT UNSIGNED: DECIMAL(20,0) in the warehouse (beyond BIGINT)"
+        elif types.raw == "bool" and _boolean_holds_others(conn, database, table, c.name):
+            notes[c.name] = (
+                "TINYINT(1) holding values other than 0 and 1: those rows are quarantined as "
+                "not a valid boolean"
+            )
+        elif types.redshift == f"varchar({WIDE_BYTES})" and c.data_type != "text":
+            notes[c.name] = (
+                f"may hold more than Redshift's {WIDE_BYTES:,} bytes a value: longer values "
+                "are quarantined with the row"
+            )
+        elif c.name.lower() in LIKELY_CURSORS and c.data_type in ("datetime", "timestamp"):
+            notes[c.name] = (
+                "if every change sets it, `mode: incremental` with this `cursor` reads only the "
+                "changes (the server does not maintain it: ON UPDATE CURRENT_TIMESTAMP is absent)"
+            )
+    return notes
+
+
+def discover(
+    conn, database: str, include: list[str] | None = None, exclude: list[str] | None = None
+) -> Discovery:
+    if not IDENTIFIER.match(database):
+        raise ConfigError(f"database name {database!r} is not yet accepted by a source file")
+    tables, extras = _catalog(conn, database)
+    if not tables:
+        raise ConfigError(f"database {database!r} has no tables (or does not exist)")
+    include, exclude = include or [], exclude or []
+    found, views = [], []
+    for name, kind, rows in tables:
+        if not _selected(name, include, exclude):
+            continue
+        if kind != "BASE TABLE":
+            views.append(name)
+            continue
+        table = DiscoveredTable(name, rows)
+        found.append(table)
+        columns = table_columns(conn, database, name)
+        odd = [c.name for c in columns if not IDENTIFIER.match(c.name)]
+        if not IDENTIFIER.match(name) or odd:
+            which = f"column {odd[0]!r}" if odd else "the table's"
+            table.skipped = f"{which} name is not yet accepted by a source file"
+            continue
+        for c in columns:
+            try:
+                map_column(c.as_dict())
+            except CatalogError:
+                table.skipped = f"column {c.name!r}: MySQL type {c.column_type!r} has no mapping"
+                break
+        if table.skipped:
+            continue
+        table.primary_key = primary_key(conn, database, name)
+        if not table.primary_key:
+            table.skipped = "no primary key (tables without one are not copied yet)"
+            continue
+        cursors = [
+            c.name
+            for c in columns
+            if c.data_type in ("datetime", "timestamp")
+            and "on update current_timestamp" in extras.get((name, c.name), "")
+        ]
+        table.cursor = cursors[0] if cursors else None
+        if rows > LARGE_TABLE_ROWS:
+            dates = [c.name for c in columns if c.data_type in DATE_TYPES and not c.nullable]
+            table.partition_column = next((d for d in dates if d != table.cursor), None)
+        notes = _column_notes(conn, database, name, columns)
+        if table.cursor:  # the server maintains a cursor: no other candidate to suggest
+            notes = {k: v for k, v in notes.items() if not v.startswith("if every change")}
+        table.notes = notes
+    if include and not found and not views:
+        raise ConfigError(f"--include {' '.join(include)}: no table of {database!r} matches")
+    return Discovery(database, found, views)
+
+
+def render(discovery: Discovery, name: str, schema: str) -> str:
+    """The source file, with comments a person can act on."""
+    lines = [
+        f"# Source file for MySQL database {discovery.database!r}, written by "
+        "`python -m ingestion discover`.",
+        "# Edit freely: the run checks every name against the live catalog before data moves.",
+        f"name: {name}",
+        f"database: {discovery.database}",
+        f"warehouse_schema: {schema}",
+        "",
+        "tables:",
+    ]
+    for t in discovery.copied:
+        lines.append(f"  {t.name}:  # about {t.rows:,} rows")
+        lines.append(f"    primary_key: [{', '.join(t.primary_key)}]")
+        if t.cursor:
+            lines += [
+                "    mode: incremental",
+                f"    cursor: {t.cursor}  # maintained by ON UPDATE CURRENT_TIMESTAMP",
+                "    hard_deletes: true  # deletes found by comparing keys with the last run",
+            ]
+        else:
+            lines.append(
+                "    mode: full  # no column maintained by ON UPDATE CURRENT_TIMESTAMP: "
+                "every run reads the whole table"
+            )
+        if t.partition_column:
+            lines.append(
+                f"    # partition_column: {t.partition_column}  # a large table: curated "
+                "Parquet by month"
+            )
+        for column, note in t.notes.items():
+            lines.append(f"    # {column}: {note}")
+    left_out = [t for t in discovery.tables if t.skipped]
+    if left_out or discovery.views:
+        lines += ["", "# Left out:"]
+        lines += [f"#   {t.name}: {t.skipped}" for t in left_out]
+        lines += [f"#   {v}: a view (views are not copied; copy the tables under it)" for v in
+                  discovery.views]  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def source_name(database: str) -> str:
+    """A source name (an identifier) for a database name."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", database).lower().strip("_") or "source"
+    return name if re.match(r"[A-Za-z_]", name) else f"s_{name}"

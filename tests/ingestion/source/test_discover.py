@@ -1,0 +1,61 @@
+"""Discovery on a database the project did not design: the written source file loads every table
+it lists, unedited, and says what it left out and why."""
+
+from __future__ import annotations
+
+import os
+
+import yaml
+
+from ingestion.config.source import load_source
+from ingestion.source.mysql import connect
+from tests.ingestion.test_cli import run_cli
+
+SCHEMA = [
+    "create table orders (id int primary key, placed_at datetime not null, note varchar(20), "
+    "updated_at timestamp not null default current_timestamp on update current_timestamp)",
+    "insert into orders (id, placed_at, note) values (1, '2024-01-02 03:04:05', '  kept as is '), "
+    "(2, '2024-02-03 04:05:06', null)",
+    "create table lookup (code varchar(5) primary key, label varchar(40))",
+    "insert into lookup values ('A', 'alpha'), ('B', 'beta')",
+    "create table flags (id int primary key, f tinyint(1))",
+    "insert into flags values (1, 0), (2, 1), (3, 5)",
+    "create table audit_log (at int, msg varchar(50))",
+    "insert into audit_log values (1, 'x'), (1, 'x')",
+    "create table sites (id int primary key, location point)",
+    "create table tmp_scratch (id int primary key)",
+    "create view v_orders as select id, note from orders",
+]
+
+
+def test_discover_writes_a_file_that_loads_every_table_unedited(settings, tmp_path):
+    database = settings.mysql.database
+    with connect(settings.mysql, database) as conn, conn.cursor() as cur:
+        for statement in SCHEMA:
+            cur.execute(statement)
+    env = {**os.environ, **settings.to_env()}
+    out = tmp_path / "discovered.yml"
+    found = run_cli("discover", "--database", database, "--exclude", "tmp_*", "--out", str(out),
+                    env=env)  # fmt: skip
+    assert found.returncode == 0, found.stdout + found.stderr
+    text = out.read_text()
+    config = load_source(out)
+    assert list(config.tables) == ["flags", "lookup", "orders"]  # views, keyless, spatial out
+    orders = config.tables["orders"]
+    assert (orders.mode, orders.cursor, orders.hard_deletes) == ("incremental", "updated_at", True)
+    assert config.tables["lookup"].mode == "full" and config.database == database
+    assert "#   audit_log: no primary key" in text
+    assert "#   sites: column 'location': MySQL type 'point' has no mapping" in text
+    assert "#   v_orders: a view" in text and "tmp_scratch" not in text
+    assert "# f: TINYINT(1) holding values other than 0 and 1" in text
+    assert yaml.safe_load(text)["tables"]["flags"]["primary_key"] == ["id"]
+
+    again = run_cli("discover", "--database", database, "--out", str(out), env=env)
+    assert again.returncode == 1 and "exists: pass --force" in " ".join(again.stderr.split())
+
+    # the file's database wins over JLR_MYSQL_DATABASE (which `source .venv/bin/activate` sets)
+    elsewhere = {**env, "JLR_MYSQL_DATABASE": "jlr_ops"}
+    ingested = run_cli("ingest", "--source", str(out), env=elsewhere)
+    assert ingested.returncode == 0, ingested.stdout[-3000:] + ingested.stderr[-2000:]
+    reconciled = run_cli("reconcile", "--source", str(out), env=elsewhere)
+    assert reconciled.returncode == 0, reconciled.stdout[-3000:] + reconciled.stderr[-2000:]
