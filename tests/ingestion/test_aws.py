@@ -86,9 +86,9 @@ def lambda_env(aws, settings, tmp_path, monkeypatch):
             }
         ),
     )["ARN"]
-    config = tmp_path / "src.yml"
+    config = tmp_path / "src.yml"  # names no database: the secret's dbname says which
     config.write_text(
-        "name: src\ndatabase: unused\nwarehouse_schema: s\ntables:\n"
+        "name: src\nwarehouse_schema: s\ntables:\n"
         "  dealers: {}\n  sales_orders:\n    mode: incremental\n"
         "    cursor: updated_at\n    chunk_rows: 1000\n    hard_deletes: true\n"
     )
@@ -199,7 +199,7 @@ def test_parallel_streams_run_in_threads_and_stop_at_the_deadline(lambda_env, se
     seed_database(settings.mysql, settings.mysql.database, 0.005, 42)
     config = tmp_path / "streams.yml"
     config.write_text(
-        "name: src\ndatabase: unused\nwarehouse_schema: s\ntables:\n"
+        "name: src\nwarehouse_schema: s\ntables:\n"
         "  sales_orders:\n    streams: 2\n    chunk_rows: 1000\n"
     )
     os.environ["JLR_SOURCE_CONFIG"] = str(config)  # restored by lambda_env's monkeypatch
