@@ -6,8 +6,8 @@
 #
 #   scripts/stack.sh up | down | status
 #
-# Settings (ports, users, passwords, databases) come from `python -m ingestion.config.settings`; see the
-# README for the environment variables.
+# Settings (ports, users, passwords, databases) come from `python -m ingestion.config.settings`;
+# see the README for the environment variables.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
