@@ -1,7 +1,13 @@
 {#- The newest change the model holds: rows changed strictly later are new to it (a load commits
-    its rows with one _loaded_at, and the model only ever saw committed loads). -#}
+    its rows with one _loaded_at, and the model only ever saw committed loads). A model holding
+    no row has seen nothing: every row is new to it. That happens when a pre-hook removed every
+    row because all of them changed (staging reloaded in full, e.g. after `make seed`); a bare
+    max() would then be null, and a comparison with null would bring back nothing, ever. -#}
 {% macro last_change(column) -%}
-    (select max(existing.{{ column }}) from {{ this }} as existing)
+    coalesce(
+        (select max(existing.{{ column }}) from {{ this }} as existing),
+        cast('1900-01-01' as {{ dbt.type_timestamp() }})
+    )
 {%- endmacro %}
 
 {#- On an incremental run, keep only the rows changed after the newest change the model holds, in

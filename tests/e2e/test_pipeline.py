@@ -148,6 +148,7 @@ def test_source_to_marts(settings, tmp_path):
     check_views_are_replaced_only_when_their_definition_changed(settings, tmp_path, results)
     check_contracts_stop_a_type_change(settings, tmp_path)
     check_primary_key_test_finds_null_and_repeated_keys(settings, tmp_path)
+    check_a_full_reload_rebuilds_the_incremental_marts(settings, tmp_path, config, database)
 
     docs = dbt(settings, tmp_path, "docs", "generate", "--static")
     assert docs.returncode == 0, docs.stdout[-2000:]
@@ -165,6 +166,20 @@ def test_source_to_marts(settings, tmp_path):
     check_docs_site(f"file://{tmp_path / 'target' / 'static_index.html'}", tmp_path / "static")
     with docs_server(settings, tmp_path) as url:
         check_docs_site(url, tmp_path / "served")
+
+
+def check_a_full_reload_rebuilds_the_incremental_marts(settings, tmp_path, config, database):
+    """Every order loaded again (FULL_REFRESH=1, or staging reset by `make seed`): the fact's
+    pre-hook removes every row, and the build must then insert every live order again rather
+    than compare with the newest change of an empty table (null, which matched nothing)."""
+    runs = run_ingest(config, settings, database, ["sales_orders"], full_refresh=True)
+    assert [(r.table, r.mode, r.status) for r in runs] == [("sales_orders", "full", "ok")]
+    build = dbt(settings, tmp_path, "build", "--select", "+fct_vehicle_sales+")
+    assert build.returncode == 0, build.stdout[-3000:]
+    _, _, live_orders = source_counts(settings, list(config.tables))
+    assert warehouse(settings, "select count(*) from analytics_marts.fct_vehicle_sales") == [
+        (live_orders,)
+    ]
 
 
 def check_views_are_replaced_only_when_their_definition_changed(settings, tmp_path, results):
