@@ -53,9 +53,6 @@ OPTIONS: dict[str, str] = {
     "JLR_SPARK_MASTER": "local[2]",  # local mode only; Glue has its own
     "JLR_SPARK_DRIVER_MEMORY": "2g",
     "JLR_CURATED_ROWS_PER_FILE": "2000000",
-    "JLR_METRICS": "",  # emf: print CloudWatch metric records locally too
-    "JLR_CRASH_AT": "",  # tests only: a crash point to die at (ingestion.faults)
-    "LOG_FORMAT": "",  # json: JSON lines instead of progress bars
 }
 # the ARNs of the source's credentials and of the PII salt in Secrets Manager (AWS); empty: none
 SECRET_ARNS = ("JLR_MYSQL_SECRET_ARN", "JLR_PII_SALT_SECRET_ARN")
@@ -284,7 +281,9 @@ class Settings:
 @dataclass(frozen=True)
 class Runtime:
     """Where the code runs and how it reports: read where a Settings object is not at hand (log
-    set-up, metric records, crash points)."""
+    set-up, metric records, crash points). LOG_FORMAT=json: JSON lines instead of progress
+    bars; JLR_METRICS=emf: CloudWatch metric records locally too; JLR_CRASH_AT: tests only, a
+    crash point to die at (ingestion.faults)."""
 
     on_aws: bool  # in Lambda or Glue: JSON logs, metrics as CloudWatch EMF records
     log_format: str

@@ -25,7 +25,8 @@ from ingestion.errors import ConfigError
 
 SOURCES_DIR = Path(__file__).resolve().parent.parent / "sources"
 # Conservative identifier shape: anything else is rejected before it gets near SQL.
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")]
+IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$"
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
 
 
 class TableConfig(BaseModel):

@@ -22,11 +22,12 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 
+from ingestion.config.source import IDENTIFIER_PATTERN
 from ingestion.contract.typemap import map_column
 from ingestion.errors import CatalogError, ConfigError
 from ingestion.source.mysql import SourceColumn, primary_key, quote_ident, table_columns
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$")  # what a source file accepts
+IDENTIFIER = re.compile(IDENTIFIER_PATTERN)  # what a source file accepts
 LARGE_TABLE_ROWS = 1_000_000  # above this, suggest partitioning the curated Parquet
 WIDE_BYTES = 65_535  # Redshift's VARCHAR limit: longer values are rejected, not truncated
 DATE_TYPES = ("date", "datetime", "timestamp")
