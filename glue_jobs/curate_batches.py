@@ -231,15 +231,15 @@ def curate_batch(
     table: str,
     raw_key: str,
     contract: list[dict],
-    primary_key: list[str],
-    cursor: str | None,
     options: CurateOptions | None = None,
 ) -> BatchCurated:
     """One raw run -> one curated batch: checked, cleaned, deduplicated, written, read back,
-    reconciled, then committed by its manifest."""
+    reconciled, then committed by its manifest. The key and the cursor are the run's own (its
+    raw manifest's). A keyless table's rows are kept as they are: identical rows are data."""
     started = time.perf_counter()
     options = options or CurateOptions()
     manifest = manifests.read_raw(lake, raw_key)
+    primary_key, cursor = list(manifest.primary_key), manifest.cursor
     batch_id = manifest.run_id
     names = [c["name"] for c in contract]
     checked, extracted = _checked_records(spark, lake, manifest, contract, primary_key)
@@ -247,10 +247,14 @@ def curate_batch(
     good = normalise(good, contract, options.text_rules, options.pii_salt)
     good = datetimes_to_utc(good, contract, options.source_time_zone)
     good_rows = good.count()
-    duplicates = good_rows - good.select(*primary_key).distinct().count()
-    curated = with_lineage(
-        deduplicate(good, primary_key, cursor, names), batch_id, manifest.extracted_at
-    ).select(*names, *[c[0] for c in LINEAGE_COLUMNS])
+    if primary_key:
+        duplicates = good_rows - good.select(*primary_key).distinct().count()
+        good = deduplicate(good, primary_key, cursor, names)
+    else:
+        duplicates = 0
+    curated = with_lineage(good, batch_id, manifest.extracted_at).select(
+        *names, *[c[0] for c in LINEAGE_COLUMNS]
+    )
     target = layout.curated_batch_prefix(source, table, batch_id)
     _write_curated(lake, curated, target, good_rows, options)
     rejects_at = layout.rejects_prefix(source, table, batch_id)
@@ -319,9 +323,6 @@ def curate_table(
 ) -> list[BatchCurated]:
     """Curate every committed raw run of the table that has no curated batch yet."""
     database = layout.raw_database(source)
-    definition = catalog.get_table(database, table)
-    primary_key = definition["Parameters"]["jlr.primary_key"].split(",")
-    cursor = definition["Parameters"].get("jlr.cursor") or None
     done = curated_raw_manifests(lake, source, table)
     results = []
     for partition in catalog.get_partitions(database, table):
@@ -329,11 +330,7 @@ def curate_table(
         if raw_key in done:
             continue
         contract = contract_from_columns(table, partition["StorageDescriptor"]["Columns"])
-        results.append(
-            curate_batch(
-                spark, lake, source, table, raw_key, contract, primary_key, cursor, options
-            )
-        )
+        results.append(curate_batch(spark, lake, source, table, raw_key, contract, options))
     return results
 
 

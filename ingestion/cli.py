@@ -198,9 +198,9 @@ def cmd_dry_run(config, settings: Settings, tables: list[str], full_refresh: boo
             if tcfg.mode == "full":
                 mode = "full snapshot"
             elif full_refresh or not watermark:
-                mode = "incremental: first/full run"
+                mode = f"{tcfg.mode}: first/full run"
             else:
-                mode = f"incremental since {watermark} - {tcfg.lookback_seconds}s"
+                mode = f"{tcfg.mode} since {watermark} - {tcfg.lookback_seconds}s"
             deletes = ", ".join(
                 d
                 for d, on in (
@@ -212,7 +212,7 @@ def cmd_dry_run(config, settings: Settings, tables: list[str], full_refresh: boo
             table.add_row(
                 name,
                 mode,
-                ",".join(plan.primary_key),
+                ",".join(plan.primary_key) or "(none: rows copied as they are)",
                 tcfg.cursor or "",
                 str(len(plan.columns)),
                 deletes or "-",
@@ -370,7 +370,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
     for column in ("table", "rows", "primary key", "mode", "notes"):
         summary.add_column(column, justify="right" if column == "rows" else "left")
     for t in found.tables:
-        mode = "" if t.skipped else (f"incremental ({t.cursor})" if t.cursor else "full")
+        incremental = t.cursor and t.primary_key
+        mode = "" if t.skipped else (f"incremental ({t.cursor})" if incremental else "full")
         notes = f"[yellow]left out: {t.skipped}[/yellow]" if t.skipped else "; ".join(t.notes)
         summary.add_row(t.name, f"{t.rows:,}", ",".join(t.primary_key), mode, notes)
     for view in found.views:

@@ -10,6 +10,10 @@ DATETIMEs to UTC); staging's typed values are rendered alike. Compared:
 * an order-independent checksum per column over the keys both sides hold: the sum, modulo
   2**64, of a 64-bit BLAKE2b digest of each normalised value (nulls included as a marker).
 
+A keyless table has no key to pair rows by: both sides are compared as multisets of whole
+normalised rows (a 128-bit digest each, counted), so a missing, extra or changed row, and an
+identical row held a different number of times, is a difference.
+
 Differences explained by recorded rejects are not differences: a source row the curate job
 rejected (its record, with the reason, is in the lake's rejects zone) is expected to be missing,
 or to be an older version in staging, so keys with a recorded reject are compared by presence
@@ -22,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -37,7 +42,7 @@ from ingestion.config.source import SourceConfig
 from ingestion.contract import rules
 from ingestion.contract.typemap import map_column
 from ingestion.errors import PlatformError
-from ingestion.lake.layout import table_rejects_prefix
+from ingestion.lake.layout import rejects_prefix, table_rejects_prefix
 from ingestion.lake.storage import Lake
 from ingestion.source.mysql import SourceColumn, connect, quote_ident
 from ingestion.source.plan import TablePlan, plan_table
@@ -290,6 +295,58 @@ def _is_soft_deleted(value: object) -> bool:
     return value is not None and _text(value) not in ("0", "false", "")
 
 
+def _row_digest(texts: Iterator[str | None]) -> bytes:
+    """A whole row's normalised values as one digest (a keyless table's rows are compared as
+    a multiset of these)."""
+    h = hashlib.blake2b(digest_size=16)
+    for text in texts:
+        data = NULL if text is None else text.encode("utf-8")
+        h.update(len(data).to_bytes(8, "big") + data)
+    return h.digest()
+
+
+def _reconcile_rows(
+    config: SourceConfig,
+    settings: Settings,
+    database: str,
+    lake: Lake,
+    plan: TablePlan,
+    normalisers: list[ColumnRule],
+    result: TableReconciliation,
+) -> TableReconciliation:
+    """A keyless table: both sides as multisets of whole rows (identical rows are data, so
+    their number must match too). The rejects recorded for the batches staging holds explain
+    as many missing rows."""
+    everything = [c.name for c in plan.columns]
+    counts: dict[str, Counter] = {"source": Counter(), "staging": Counter()}
+    batches: set[str] = set()
+    for row in _source_rows(settings, database, plan, everything):
+        pairs = zip(normalisers, row, strict=True)
+        counts["source"][_row_digest(_apply(r.source, v) for r, v in pairs)] += 1
+    for *row, batch in _staging_rows(
+        settings, config.warehouse_schema, plan, [*everything, "_batch_id"]
+    ):
+        batches.add(batch)
+        pairs = zip(normalisers, row, strict=True)
+        counts["staging"][_row_digest(_apply(r.staging, v) for r, v in pairs)] += 1
+    result.source_rows = counts["source"].total()
+    result.staging_rows = counts["staging"].total()
+    missing = counts["source"] - counts["staging"]
+    extra = counts["staging"] - counts["source"]
+    recorded = sum(
+        len(lake.get_bytes(name).splitlines())
+        for batch in batches
+        for name in lake.list(rejects_prefix(config.name, plan.table, batch), ".json")
+    )
+    result.rejected = min(recorded, missing.total())
+    unexplained = missing.total() - result.rejected
+    # samples name the rows by their position in neither side (they have no key): the digest
+    result.missing = [d.hex() for d in missing.elements()][:unexplained]
+    result.extra = [d.hex() for d in extra.elements()]
+    result.columns_compared = len(normalisers)
+    return result
+
+
 def reconcile_table(
     config: SourceConfig, settings: Settings, database: str, lake: Lake, table: str
 ) -> TableReconciliation:
@@ -298,6 +355,8 @@ def reconcile_table(
         plan = plan_table(config, conn, database, table)
     salt = pii_salt(settings)
     normalisers = column_rules(plan, config.connection.source_time_zone, salt)
+    if plan.keyless:
+        return _reconcile_rows(config, settings, database, lake, plan, normalisers, result)
     by_name = {r.name: r for r in normalisers}
     rejects, unkeyed = rejected_keys(lake, config.name, plan, by_name)
     key_rules = [by_name[k] for k in plan.primary_key]

@@ -166,7 +166,8 @@ def crawl_table(lake: Lake, catalog: Catalog, source: str, table: str) -> CrawlR
             "classification": "json",
             "compressionType": "gzip",
             "jlr.source": source,
-            "jlr.primary_key": ",".join(latest.primary_key),
+            # JSON: a column name may hold any character, a comma included
+            "jlr.primary_key": json.dumps(latest.primary_key),
             "jlr.cursor": latest.cursor or "",
         },
     }

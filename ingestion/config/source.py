@@ -33,12 +33,17 @@ class TableConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     primary_key: list[Identifier] | None = Field(
-        default=None, description="defaults to the table's PRIMARY KEY in information_schema"
+        default=None,
+        description="defaults to the table's PRIMARY KEY in information_schema; a table with "
+        "none is keyless (mode full or append: its rows are copied as they are, identical rows "
+        "included)",
     )
-    mode: Literal["full", "incremental"] = Field(
+    mode: Literal["full", "incremental", "append"] = Field(
         default="full",
-        description="full: every run extracts a consistent snapshot of the whole table; "
-        "incremental: rows whose cursor moved since the last committed run",
+        description="full: every run extracts a consistent snapshot of the whole table and "
+        "replaces staging; incremental: rows whose cursor moved since the last committed run, "
+        "merged by primary key; append: rows whose cursor moved since the last run, inserted "
+        "as they are (append-only tables such as logs; no key needed)",
     )
     cursor: Identifier | None = Field(
         default=None,
@@ -118,8 +123,18 @@ class TableConfig(BaseModel):
 
     @model_validator(mode="after")
     def _incremental_needs_a_cursor(self) -> TableConfig:
-        if self.mode == "incremental" and not self.cursor:
-            raise ValueError("mode incremental needs a cursor column")
+        if self.mode in ("incremental", "append") and not self.cursor:
+            raise ValueError(f"mode {self.mode} needs a cursor column")
+        if self.mode == "append" and (self.hard_deletes or self.soft_delete_column):
+            raise ValueError(
+                "mode append inserts rows and never deletes: hard_deletes and "
+                "soft_delete_column need mode incremental (and a primary key)"
+            )
+        if self.mode == "append" and self.lookback_seconds:
+            raise ValueError(
+                "mode append reads each cursor window once: lookback_seconds would insert "
+                "the rows it re-reads a second time"
+            )
         return self
 
 

@@ -33,7 +33,7 @@ class RawManifest:
     database: str
     table: str
     run_id: str
-    mode: str  # full | incremental
+    mode: str  # full | incremental | append
     window: dict
     extracted_at: str
     committed_at: str

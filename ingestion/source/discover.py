@@ -6,13 +6,14 @@ an entry the pipeline accepts as it is:
 * its primary key, as the table declares it;
 * ``mode: incremental`` with the ``cursor`` the server maintains itself (a DATETIME/TIMESTAMP
   column ``ON UPDATE CURRENT_TIMESTAMP``) and ``hard_deletes: true`` (keys compared each run);
-  otherwise ``mode: full``, with a comment saying why;
+  otherwise ``mode: full``, with a comment saying why; a table without a primary key is copied
+  whole (``mode: full``), identical rows included, with a comment on ``mode: append``;
 * a ``partition_column`` suggestion (commented) for large tables with a date column;
 * a comment on each column that needs attention (unsigned 64-bit, TINYINT(1) holding values
   other than 0 and 1, very wide values).
 
 What the pipeline cannot copy yet is listed in comments, never left in for the run to trip on:
-views, tables without a primary key, names the source file does not accept, and tables with a
+views, names the source file does not accept, and tables with a
 column of a type the type map has no mapping for (naming the column and its type).
 """
 
@@ -145,9 +146,6 @@ def discover(
         if table.skipped:
             continue
         table.primary_key = primary_key(conn, database, name)
-        if not table.primary_key:
-            table.skipped = "no primary key (tables without one are not copied yet)"
-            continue
         cursors = [
             c.name
             for c in columns
@@ -181,14 +179,22 @@ def render(discovery: Discovery, name: str, schema: str) -> str:
     ]
     for t in discovery.copied:
         lines.append(f"  {t.name}:  # about {t.rows:,} rows")
-        lines.append(f"    primary_key: [{', '.join(t.primary_key)}]")
-        if t.cursor:
+        if not t.primary_key:
+            lines += [
+                "    mode: full  # no primary key: every run copies the whole table as it is, "
+                "identical rows included",
+                "    # if rows are only ever added (a log), `mode: append` with a `cursor` "
+                "reads only the new ones",
+            ]
+        else:
+            lines.append(f"    primary_key: [{', '.join(t.primary_key)}]")
+        if t.primary_key and t.cursor:
             lines += [
                 "    mode: incremental",
                 f"    cursor: {t.cursor}  # maintained by ON UPDATE CURRENT_TIMESTAMP",
                 "    hard_deletes: true  # deletes found by comparing keys with the last run",
             ]
-        else:
+        elif t.primary_key:
             lines.append(
                 "    mode: full  # no column maintained by ON UPDATE CURRENT_TIMESTAMP: "
                 "every run reads the whole table"

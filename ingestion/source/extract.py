@@ -8,6 +8,11 @@ How a run reads:
   run's start minus ``safety_lag_seconds``; ``low`` is the committed watermark minus
   ``lookback_seconds``. A table's first run is full. The watermark advances only after the run's
   manifest is committed.
+* **append** — like incremental (``low < cursor <= high``), for append-only tables: the rows
+  are inserted as they are, never merged, so the table needs no key.
+* **keyless tables** (no primary key, none declared) — ``full`` or ``append``. Their rows have
+  no order to resume from, so a killed run of one starts over (on Lambda, a keyless table must be
+  read within one invocation; give a large one a ``primary_key`` to make it resumable).
 * **hard deletes** — with ``hard_deletes``, each run compares the table's primary keys with the
   previous run's key list and writes delete records (tombstones) for keys that disappeared.
 
@@ -31,6 +36,7 @@ from typing import Literal
 from ingestion.config.settings import Endpoint
 from ingestion.config.source import SourceConfig
 from ingestion.contract.typemap import map_column
+from ingestion.errors import SourceError
 from ingestion.faults import crash_point
 from ingestion.lake import layout, manifests
 from ingestion.lake.state import TableState
@@ -76,6 +82,8 @@ def _server_window(conn, tz: str, lag: int) -> str:
 
 
 def _key_ranges(conn, database: str, plan: TablePlan, streams: int) -> list[tuple]:
+    if streams == 1:
+        return [(None, None)]
     pk = quote_ident(plan.primary_key[0])
     with conn.cursor() as cur:
         cur.execute(
@@ -101,7 +109,7 @@ def _new_run(
     tcfg = plan.config
     watermark = state.watermark()
     incremental = (
-        tcfg.mode == "incremental"
+        tcfg.mode in ("incremental", "append")
         and not full_refresh
         and bool(watermark and watermark.get("high"))
     )
@@ -117,7 +125,7 @@ def _new_run(
     ranges = _key_ranges(conn, database, plan, tcfg.streams if not incremental else 1)
     return {
         "run_id": run_id,
-        "mode": "incremental" if incremental else "full",
+        "mode": tcfg.mode if incremental else "full",
         "window": window,
         "streams": [{"id": i, "low": lo, "high": hi} for i, (lo, hi) in enumerate(ranges)],
         "started_at": datetime.now(UTC).isoformat(),
@@ -140,7 +148,7 @@ def _stream_tasks(
             key=lambda m: m["seq"],
         )
         where, params = [], []
-        if run["mode"] == "incremental":
+        if run["mode"] in ("incremental", "append"):
             cursor = quote_ident(plan.cursor)
             where.append(f"{cursor} > %s and {cursor} <= %s")
             params += [run["window"]["low"], run["window"]["high"]]
@@ -270,6 +278,8 @@ def extract_table(
     plan, run, resumed = _open_run(config, endpoint, database, lake, state, table, full_refresh)
     prefix = layout.raw_run_prefix(config.name, table, run["run_id"])
     tasks = _stream_tasks(run, plan, endpoint, database, lake, prefix)
+    if plan.keyless and should_stop is not None:
+        should_stop = _cannot_stop(table, should_stop)
     stopped = _run_streams(tasks, should_stop, on_rows, parallel)
     result = ExtractResult(
         table=table,
@@ -295,6 +305,22 @@ def extract_table(
     return replace(result, seconds=time.perf_counter() - started)
 
 
+def _cannot_stop(table: str, should_stop: Callable[[], bool]) -> Callable[[], bool]:
+    """A keyless table's run cannot stop and resume later: at the caller's deadline it fails
+    with what to do, rather than starting over at every continuation."""
+
+    def check() -> bool:
+        if should_stop():
+            raise SourceError(
+                f"table {table!r} has no primary key, so its copy cannot be continued in a "
+                "later invocation, and it did not finish in this one: declare a primary_key "
+                "(columns that identify a row) to make it resumable"
+            )
+        return False
+
+    return check
+
+
 def _open_run(
     config: SourceConfig,
     endpoint: Endpoint,
@@ -314,7 +340,8 @@ def _open_run(
             if lake.exists(committed):  # killed after its commit point
                 state.finish(manifests.read_raw(lake, committed), committed)
                 run = None
-            elif full_refresh:
+            elif full_refresh or plan.keyless:
+                # a keyless table's rows have no order to resume from: its run starts over
                 state.abandon(prefix)
                 run = None
         resumed = run is not None

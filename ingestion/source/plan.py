@@ -22,6 +22,11 @@ class TablePlan:
     config: TableConfig
 
     @property
+    def keyless(self) -> bool:
+        """No key: rows are copied as they are (mode full or append), identical ones included."""
+        return not self.primary_key
+
+    @property
     def cursor(self) -> str | None:
         return self.config.cursor
 
@@ -37,10 +42,12 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
     names = {c.name for c in columns}
     tcfg = config.tables[table]
     pk = list(tcfg.primary_key) if tcfg.primary_key else primary_key(conn, database, table)
-    if not pk:
+    if not pk and (tcfg.mode == "incremental" or tcfg.hard_deletes or tcfg.soft_delete_column):
+        need = "mode incremental" if tcfg.mode == "incremental" else "deletes"
         raise ConfigError(
-            f"{where}.primary_key: the table has no PRIMARY KEY; declare the columns that "
-            "identify a row"
+            f"{where}.primary_key: the table has no PRIMARY KEY and {need} need one to know "
+            "which row changed; declare the columns that identify a row, or use mode full "
+            "(a copy of every row) or append (an append-only table)"
         )
     for name in pk:
         if name not in names:

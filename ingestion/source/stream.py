@@ -231,7 +231,7 @@ def run_stream(
     lake = open_lake(task.lake_uri)
     where = f" where {' and '.join(task.where)}" if task.where else ""
     order = ", ".join(quote_ident(k) for k in task.primary_key)
-    sql = f"{task.select_sql}{where} order by {order}"
+    sql = f"{task.select_sql}{where}" + (f" order by {order}" if order else "")
     result = StreamResult()
     with (
         tempfile.TemporaryDirectory(prefix="extract-") as tmp,

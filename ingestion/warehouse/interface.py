@@ -10,7 +10,8 @@ PARQUET``). Both follow the same flow per table:
 2. the staging table is created from the batch's contract, or evolved by the schema policy below;
 3. in one transaction, under a per-table lock: bulk-load into a temporary table, apply it (full:
    replace the rows; incremental: delete the batch's keys, insert its live rows, so tombstones only
-   delete), and insert the audit row keyed by the manifest. A manifest already audited is skipped.
+   delete; append: insert the rows as they are), and insert the audit row keyed by the manifest.
+   A manifest already audited is skipped.
    The keys an incremental batch deletes (its tombstones) are recorded in ``ops.deleted_keys`` in
    the same transaction, so that models built on staging can remove exactly those keys instead of
    comparing every row with staging. A full batch records none: it replaces the whole table

@@ -5,12 +5,12 @@ One curated batch per transaction, under a per-table advisory lock: the audit ch
 never row-by-row inserts), the apply and the ``ops.load_audit`` row. A full batch truncates the
 table and copies straight into it (``FREEZE``: no second pass over the rows); an incremental batch
 is copied into a temporary table and merged by primary key, and the keys it deletes are recorded
-in ``ops.deleted_keys``.
+in ``ops.deleted_keys``; an append batch is copied into a temporary table and inserted as it is.
 
 Staging tables carry two indexes, PostgreSQL's counterpart of Redshift's sort keys: a unique one
-on the primary key (the merge and the models' lookups by key) and one on ``_loaded_at`` (what dbt
-reads to find the rows changed since its last run). A full batch drops them, copies, and builds
-them again, which is faster than maintaining them row by row.
+on the primary key (the merge and the models' lookups by key; none for a keyless table) and one
+on ``_loaded_at`` (what dbt reads to find the rows changed since its last run). A full batch
+drops them, copies, and builds them again, which is faster than maintaining them row by row.
 """
 
 from __future__ import annotations
@@ -248,10 +248,8 @@ def staging_indexes(
 ) -> list[tuple[sql.Composable, sql.Composable]]:
     """(drop, create) of each staging index: unique on the primary key, and on _loaded_at."""
     target = sql.Identifier(schema, table)
-    wanted = [
-        ("pk", "unique ", primary_key),
-        ("loaded_at", "", [LOADED_AT]),
-    ]
+    wanted = [("pk", "unique ", primary_key)] if primary_key else []  # a keyless table: none
+    wanted.append(("loaded_at", "", [LOADED_AT]))
     return [
         (
             sql.SQL("drop index if exists {}").format(sql.Identifier(schema, f"{table}__{name}")),
@@ -373,20 +371,9 @@ class PostgresWarehouse:
                 )
                 copied, _ = _copy_parquet(cur, lake, manifest.files, temp, names)
                 self._check_copied(manifest, copied)
-                cur.execute(
-                    sql.SQL(
-                        "insert into ops.deleted_keys (source, table_name, key_value, batch_id, "
-                        "manifest_key) select %s, %s, {}, %s, %s from {} b where b.{}"
-                    ).format(key_text(primary_key, "b"), temp, sql.Identifier("_is_deleted")),
-                    (manifest.source, table, batch_id, key),
-                )
-                pk = sql.SQL(" and ").join(
-                    sql.SQL("t.{0} = b.{0}").format(sql.Identifier(k)) for k in primary_key
-                )
-                cur.execute(
-                    sql.SQL("delete from {} t using {} b where {}").format(target, temp, pk)
-                )
-                deleted = cur.rowcount
+                deleted = 0
+                if manifest.mode != "append":  # append: inserted as they are, no merge
+                    deleted = self._merge_deletions(cur, target, temp, manifest, key)
                 cols = sql.SQL(", ").join(sql.Identifier(n) for n in names)
                 cur.execute(
                     sql.SQL("insert into {} ({}) select {} from {} where not {}").format(
@@ -399,6 +386,30 @@ class PostgresWarehouse:
             self._audit(cur, key, manifest, "loaded", loaded, deleted, tombstoned, started_wall)
         seconds = time.perf_counter() - started
         return LoadResult(table, batch_id, key, "loaded", loaded, deleted, seconds, tombstoned)
+
+    @staticmethod
+    def _merge_deletions(
+        cur: psycopg.Cursor,
+        target: sql.Composable,
+        temp: sql.Composable,
+        manifest: CuratedManifest,
+        key: str,
+    ) -> int:
+        """Record the batch's tombstones in ops.deleted_keys and delete every row whose key
+        the batch carries (its new versions are inserted next); returns the rows deleted."""
+        primary_key = manifest.primary_key
+        cur.execute(
+            sql.SQL(
+                "insert into ops.deleted_keys (source, table_name, key_value, batch_id, "
+                "manifest_key) select %s, %s, {}, %s, %s from {} b where b.{}"
+            ).format(key_text(primary_key, "b"), temp, sql.Identifier("_is_deleted")),
+            (manifest.source, manifest.table, manifest.batch_id, key),
+        )
+        pk = sql.SQL(" and ").join(
+            sql.SQL("t.{0} = b.{0}").format(sql.Identifier(k)) for k in primary_key
+        )
+        cur.execute(sql.SQL("delete from {} t using {} b where {}").format(target, temp, pk))
+        return cur.rowcount
 
     @staticmethod
     def _check_copied(manifest: CuratedManifest, copied: int) -> None:

@@ -122,7 +122,8 @@ def create_table(
         for c in columns
     ]
     defs.append(f"{ident(LOADED_AT)} timestamptz not null default sysdate")
-    defs.append(f"primary key ({', '.join(ident(k) for k in primary_key)})")
+    if primary_key:  # informational on Redshift; a keyless table declares none
+        defs.append(f"primary key ({', '.join(ident(k) for k in primary_key)})")
     dist = (
         f"diststyle key distkey ({ident(layout.dist_key)})"
         if layout.dist_key
@@ -204,11 +205,10 @@ def load_transaction(
     else:
         loaded = f"(select count(*) from {temp} where not {ident('_is_deleted')})"
         tombstoned = f"(select count(*) from {temp} where {ident('_is_deleted')})"
-        deleted = (
-            f"(select count(*) from {target})"
-            if mode == "full"
-            else f"(select count(*) from {target} t join {temp} b on {pk_join})"
-        )
+        deleted = {
+            "full": f"(select count(*) from {target})",
+            "append": "0",  # inserted as they are
+        }.get(mode, f"(select count(*) from {target} t join {temp} b on {pk_join})")
     values = ", ".join(
         [
             literal(manifest_key),
@@ -259,7 +259,7 @@ def load_transaction(
         return steps
     if mode == "full":
         steps.append(LoadStep("delete", f"delete from {target} where {owned}"))
-    else:
+    elif mode != "append":
         key_text = f" || {literal(DELETED_KEY_SEPARATOR)} || ".join(
             f"cast(b.{ident(k)} as varchar)" for k in primary_key
         )

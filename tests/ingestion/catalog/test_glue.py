@@ -70,7 +70,7 @@ def test_glue_catalog_registers_tables_partitions_and_versions(aws, tmp_path):
         == local.get_table("src_raw", "t")["StorageDescriptor"]["Columns"]
     )
     assert [k["Name"] for k in table["PartitionKeys"]] == ["run"]
-    assert table["Parameters"]["jlr.primary_key"] == "id"
+    assert table["Parameters"]["jlr.primary_key"] == '["id"]'
     assert glue.list_tables("src_raw") == ["t"]
     assert crawl_table(lake, glue, "src", "t").changed is False  # same schema: no new version
 

@@ -68,3 +68,15 @@ def test_select_tables_rejects_unknown_names(tmp_path):
     assert select_tables(config, None) == ["orders"]
     with pytest.raises(ConfigError, match="tables: customers not configured"):
         select_tables(config, ["customers"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("    mode: append\n    hard_deletes: true\n", "inserts rows and never deletes"),
+        ("    mode: append\n    lookback_seconds: 60\n", "would insert the rows it re-reads"),
+    ],
+)
+def test_append_mode_refuses_what_would_delete_or_double_rows(tmp_path, extra, message):
+    with pytest.raises(ConfigError, match=message):
+        load_source(write(tmp_path, GOOD + extra))

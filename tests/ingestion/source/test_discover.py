@@ -9,6 +9,7 @@ import yaml
 
 from ingestion.config.source import load_source
 from ingestion.source.mysql import connect
+from ingestion.warehouse.postgres import pg_connect
 from tests.ingestion.test_cli import run_cli
 
 SCHEMA = [
@@ -21,7 +22,9 @@ SCHEMA = [
     "create table flags (id int primary key, f tinyint(1))",
     "insert into flags values (1, 0), (2, 1), (3, 5)",
     "create table audit_log (at int, msg varchar(50))",
-    "insert into audit_log values (1, 'x'), (1, 'x')",
+    "insert into audit_log values (1, 'x'), (1, 'x'), (2, null)",
+    "create table event_log (at datetime(6) not null, msg varchar(50))",
+    "insert into event_log values ('2024-01-01 00:00:00', 'a'), ('2024-01-01 00:00:00', 'a')",
     "create table sites (id int primary key, location point)",
     "create table tmp_scratch (id int primary key)",
     "create view v_orders as select id, note from orders",
@@ -40,11 +43,13 @@ def test_discover_writes_a_file_that_loads_every_table_unedited(settings, tmp_pa
     assert found.returncode == 0, found.stdout + found.stderr
     text = out.read_text()
     config = load_source(out)
-    assert list(config.tables) == ["flags", "lookup", "orders"]  # views, keyless, spatial out
+    # views and the spatial table are left out; keyless tables are copied whole
+    assert list(config.tables) == ["audit_log", "event_log", "flags", "lookup", "orders"]
     orders = config.tables["orders"]
     assert (orders.mode, orders.cursor, orders.hard_deletes) == ("incremental", "updated_at", True)
     assert config.tables["lookup"].mode == "full" and config.database == database
-    assert "#   audit_log: no primary key" in text
+    assert config.tables["audit_log"].mode == "full" and not config.tables["audit_log"].primary_key
+    assert "audit_log:  # about" in text and "no primary key: every run copies" in text
     assert "#   sites: column 'location': MySQL type 'point' has no mapping" in text
     assert "#   v_orders: a view" in text and "tmp_scratch" not in text
     assert "# f: TINYINT(1) holding values other than 0 and 1" in text
@@ -59,3 +64,41 @@ def test_discover_writes_a_file_that_loads_every_table_unedited(settings, tmp_pa
     assert ingested.returncode == 0, ingested.stdout[-3000:] + ingested.stderr[-2000:]
     reconciled = run_cli("reconcile", "--source", str(out), env=elsewhere)
     assert reconciled.returncode == 0, reconciled.stdout[-3000:] + reconciled.stderr[-2000:]
+    schema = config.warehouse_schema
+    assert staged(settings, schema, "audit_log") == [(1, "x"), (1, "x"), (2, None)]  # data
+
+    # keyless rows are compared as a multiset: one of two identical rows lost is a difference
+    with pg_connect(settings.postgres) as conn:
+        conn.execute(
+            f"delete from {schema}.audit_log where ctid = (select min(ctid) from "  # noqa: S608
+            f"{schema}.audit_log where at = 1)"
+        )
+    lost = run_cli("reconcile", "--source", str(out), env=elsewhere)
+    assert lost.returncode == 1 and "audit_log" in lost.stdout, lost.stdout[-3000:]
+
+    # an append-only table in mode append: each run inserts only the rows after its window
+    data = yaml.safe_load(text)
+    data["tables"]["event_log"] = {"mode": "append", "cursor": "at", "safety_lag_seconds": 0}
+    out.write_text(yaml.safe_dump(data))
+    assert run_cli("ingest", "--source", str(out), "--tables", "event_log", env=env).returncode == 0
+    with connect(settings.mysql, database) as conn, conn.cursor() as cur:
+        cur.execute("insert into event_log values (utc_timestamp(6) - interval 1 second, 'a'), "
+                    "(utc_timestamp(6) - interval 1 second, 'a')")  # fmt: skip
+    appended = run_cli("ingest", "--source", str(out), "--tables", "event_log", env=env)
+    assert appended.returncode == 0, appended.stdout[-3000:] + appended.stderr[-2000:]
+    assert len(staged(settings, schema, "event_log")) == 4
+    with pg_connect(settings.postgres) as conn:
+        modes = conn.execute(
+            "select mode, rows_loaded, rows_deleted from ops.load_audit "
+            "where table_name = 'event_log' order by started_at"
+        ).fetchall()
+    assert modes == [("full", 2, 0), ("full", 2, 2), ("append", 2, 0)]
+    reconciled = run_cli("reconcile", "--source", str(out), "--tables", "event_log", env=env)
+    assert reconciled.returncode == 0, reconciled.stdout[-3000:]
+
+
+def staged(settings, schema: str, table: str) -> list[tuple]:
+    with pg_connect(settings.postgres) as conn:
+        return conn.execute(
+            f"select at, msg from {schema}.{table} order by 1, 2"  # noqa: S608
+        ).fetchall()

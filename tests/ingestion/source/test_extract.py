@@ -158,7 +158,10 @@ def test_files_without_a_manifest_are_invisible(settings, tmp_path):
             r"tables\.t\.primary_key: column 'nope' does not exist",
         ),
         ("  t:\n    cursor: nope\n", r"tables\.t\.cursor: column 'nope' does not exist"),
-        ("  nopk: {}\n", r"tables\.nopk\.primary_key: the table has no PRIMARY KEY"),
+        (
+            "  nopk:\n    mode: incremental\n    cursor: v\n",
+            r"tables\.nopk\.primary_key: the table has no PRIMARY KEY and mode incremental need",
+        ),
     ],
 )
 def test_configuration_is_checked_against_the_live_catalog(settings, tmp_path, tables, message):

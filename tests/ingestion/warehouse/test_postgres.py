@@ -28,7 +28,7 @@ COLUMNS = [
 ]
 
 
-def write_batch(lake, batch_id, rows, mode="merge", columns=COLUMNS):
+def write_batch(lake, batch_id, rows, mode="incremental", columns=COLUMNS):
     prefix = f"curated/src/items/batch={batch_id}"
     names = [c["name"] for c in columns]
     table = pa.table({n: [r.get(n) for r in rows] for n in names}).cast(

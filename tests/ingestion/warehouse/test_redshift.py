@@ -77,6 +77,10 @@ def every_statement() -> list[tuple[str, str]]:
             rsql.create_table("jlr_ops_staging", "items", COLUMNS, ["id"], rsql.Layout()),
         ),
         (
+            "create table (keyless)",
+            rsql.create_table("jlr_ops_staging", "items", COLUMNS, [], rsql.Layout()),
+        ),
+        (
             "create table (dist and sort keys)",
             rsql.create_table(
                 "jlr_ops_staging", "items", COLUMNS, ["id"], rsql.Layout("id", ("updated_at",))
@@ -89,7 +93,8 @@ def every_statement() -> list[tuple[str, str]]:
         ("staging columns", rsql.staging_columns()),
         ("load errors", rsql.load_errors()),
     ]
-    for mode, superseded in (("incremental", False), ("full", False), ("full", True)):
+    modes = (("incremental", False), ("full", False), ("full", True), ("append", False))
+    for mode, superseded in modes:
         label = "superseded" if superseded else mode
         named += [(f"{label} load: {s.name}", s.sql) for s in load_steps(mode, superseded)]
     composite = load_steps(primary_key=("id", "note"))
@@ -136,6 +141,17 @@ def test_the_load_transaction_is_guarded_for_exactly_once():
     assert all(owner in s.sql for s in steps[5:])
     assert "= 5 then 1 else 0 end" in steps[3].sql  # COPY must bring the 5 curated rows
     assert [s.name for s in load_steps("full", superseded=True)] == ["lock", "audit"]
+    # append: the rows are inserted as they are; nothing is deleted, with or without a key
+    appended = load_steps("append", primary_key=())
+    assert [s.name for s in appended] == [
+        "lock",
+        "create temp table",
+        "copy",
+        "count check",
+        "audit",
+        "insert",
+    ]
+    assert all(owner in s.sql for s in appended[5:])
 
 
 def test_identifiers_and_values_are_checked_before_they_become_sql():

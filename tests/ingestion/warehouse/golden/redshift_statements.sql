@@ -13,6 +13,9 @@ create schema if not exists "jlr_ops_staging";
 -- create table (defaults)
 create table if not exists "jlr_ops_staging"."items" ("id" bigint not null, "amount" decimal(12,2), "note" varchar(80), "doc" super, "payload" varbyte(16), "updated_at" timestamptz, "_batch_id" varchar(32) not null, "_is_deleted" boolean not null, "_loaded_at" timestamptz not null default sysdate, primary key ("id")) encode auto diststyle auto sortkey auto;
 
+-- create table (keyless)
+create table if not exists "jlr_ops_staging"."items" ("id" bigint, "amount" decimal(12,2), "note" varchar(80), "doc" super, "payload" varbyte(16), "updated_at" timestamptz, "_batch_id" varchar(32) not null, "_is_deleted" boolean not null, "_loaded_at" timestamptz not null default sysdate) encode auto diststyle auto sortkey auto;
+
 -- create table (dist and sort keys)
 create table if not exists "jlr_ops_staging"."items" ("id" bigint not null, "amount" decimal(12,2), "note" varchar(80), "doc" super, "payload" varbyte(16), "updated_at" timestamptz, "_batch_id" varchar(32) not null, "_is_deleted" boolean not null, "_loaded_at" timestamptz not null default sysdate, primary key ("id")) encode auto diststyle key distkey ("id") compound sortkey ("updated_at");
 
@@ -84,6 +87,24 @@ lock "ops"."load_audit", "jlr_ops_staging"."items";
 
 -- superseded load: audit
 insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'full', 'superseded', 6, 1, 0, 5, 0, 0, 0, sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f' where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
+
+-- append load: lock
+lock "ops"."load_audit", "jlr_ops_staging"."items";
+
+-- append load: create temp table
+create temp table "_batch_items" ("id" bigint, "amount" decimal(12,2), "note" varchar(80), "doc" varchar(65535), "payload" varbyte(16), "updated_at" timestamptz, "_batch_id" varchar(32), "_is_deleted" boolean);
+
+-- append load: copy
+copy "_batch_items" from 's3://jlr-lake/curated/jlr_ops/items/batch=x/_redshift_copy.json' iam_role 'arn:aws:iam::123456789012:role/jlr-redshift-copy' format as parquet manifest;
+
+-- append load: count check
+select 1 / (case when count(*) = 5 then 1 else 0 end) from "_batch_items";
+
+-- append load: audit
+insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'append', 'loaded', 6, 1, 0, 5, (select count(*) from "_batch_items" where not "_is_deleted"), 0, (select count(*) from "_batch_items" where "_is_deleted"), sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f' where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
+
+-- append load: insert
+insert into "jlr_ops_staging"."items" ("id", "amount", "note", "doc", "payload", "updated_at", "_batch_id", "_is_deleted", "_loaded_at") select "id", "amount", "note", json_parse("doc"), "payload", "updated_at", "_batch_id", "_is_deleted", sysdate from "_batch_items" where not "_is_deleted" and exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
 
 -- composite key: record deletions
 insert into "ops"."deleted_keys" ("source", "table_name", "key_value", "batch_id", "manifest_key", "deleted_at") select 'jlr_ops', 'items', cast(b."id" as varchar) || '|' || cast(b."note" as varchar), '20261124T080000Z', 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', sysdate from "_batch_items" b where b."_is_deleted" and exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
