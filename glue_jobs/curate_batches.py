@@ -91,7 +91,7 @@ class CurateOptions:
     def for_table(
         cls, config, table: str, salt: str, rows_per_file: int = 2_000_000
     ) -> CurateOptions:
-        tcfg = config.tables[table]
+        tcfg = config.table(table)
         if tcfg.pii_columns and not salt:
             raise CurateError(
                 f"{config.path}: tables.{table}.pii_columns: no salt to hash "

@@ -28,9 +28,9 @@ from ingestion.catalog.glue import GlueCatalog
 from ingestion.catalog.local import LocalCatalog
 from ingestion.config.credentials import pii_salt
 from ingestion.config.settings import Settings
-from ingestion.config.source import SOURCES_DIR, load_source
+from ingestion.config.source import SOURCES_DIR, load_source, select_tables
 from ingestion.errors import ConfigError
-from ingestion.lake.layout import raw_database
+from ingestion.lake.layout import raw_database, zone_tables
 from ingestion.lake.storage import open_lake
 from ingestion.logs import emit_metrics
 
@@ -46,16 +46,19 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.load()
         salt = pii_salt(settings)
         lake = open_lake(args["LAKE_URI"])
+        # the tables named by the caller (the state machine passes the extracted ones), else
+        # every table of the file's selection that has committed raw data
+        wanted = [t for t in args["TABLES"].split(",") if t]
+        tables = wanted or select_tables(config, None, zone_tables(lake, "raw", args["SOURCE"]))
         if args["CATALOG"] == "glue":
             catalog = GlueCatalog()
-            tables = [t for t in args["TABLES"].split(",") if t] or list(config.tables)
             for table in tables:
                 crawl_table(lake, catalog, args["SOURCE"], table)
         elif args["CATALOG"] == "local":
             catalog = LocalCatalog(lake)
-            tables = [t for t in args["TABLES"].split(",") if t] or catalog.list_tables(
-                raw_database(args["SOURCE"])
-            )
+            if not wanted:
+                registered = set(catalog.list_tables(raw_database(args["SOURCE"])))
+                tables = [t for t in tables if t in registered]
         else:
             raise ConfigError(f"--CATALOG must be local or glue, not {args['CATALOG']!r}")
         spark = build_spark(args["JOB_NAME"], settings)

@@ -23,14 +23,15 @@ import sys
 from glue_jobs.glue_args import failure_summary, resolve_args
 from ingestion import events
 from ingestion.config.settings import Settings
-from ingestion.config.source import SOURCES_DIR, load_source
+from ingestion.config.source import SOURCES_DIR, load_source, select_tables
 from ingestion.errors import ConfigError
+from ingestion.lake.layout import zone_tables
 from ingestion.lake.storage import open_lake
 from ingestion.logs import emit_metrics
 from ingestion.warehouse.interface import load_pending
 
 
-def _open_warehouse(kind: str, config, settings: Settings):
+def _open_warehouse(kind: str, config, settings: Settings, tables: list[str]):
     if kind == "postgres":
         from ingestion.warehouse.postgres import PostgresWarehouse
 
@@ -42,7 +43,8 @@ def _open_warehouse(kind: str, config, settings: Settings):
         from ingestion.warehouse.redshift_sql import Layout
 
         layouts = {
-            name: Layout(t.dist_key, tuple(t.sort_keys)) for name, t in config.tables.items()
+            name: Layout(t.dist_key, tuple(t.sort_keys))
+            for name, t in ((n, config.table(n)) for n in tables)
         }
         target = RedshiftTarget.from_env(settings.redshift)
         return nullcontext(RedshiftWarehouse(DataApi(target), layouts))
@@ -57,11 +59,14 @@ def main(argv: list[str] | None = None) -> int:
             {"TABLES": "", "WAREHOUSE": "postgres", "SOURCE_CONFIG": ""},
         )
         config = load_source(args["SOURCE_CONFIG"] or SOURCES_DIR / f"{args['SOURCE']}.yml")
-        tables = [t for t in args["TABLES"].split(",") if t] or list(config.tables)
-        with _open_warehouse(args["WAREHOUSE"], config, Settings.load()) as warehouse:
+        lake = open_lake(args["LAKE_URI"])
+        tables = [t for t in args["TABLES"].split(",") if t] or select_tables(
+            config, None, zone_tables(lake, "curated", args["SOURCE"])
+        )
+        with _open_warehouse(args["WAREHOUSE"], config, Settings.load(), tables) as warehouse:
             results, failures = load_pending(
                 warehouse,
-                open_lake(args["LAKE_URI"]),
+                lake,
                 args["SOURCE"],
                 args["WAREHOUSE_SCHEMA"],
                 tables,

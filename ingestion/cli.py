@@ -26,7 +26,7 @@ from rich.table import Table
 
 from ingestion.config.credentials import source_endpoint
 from ingestion.config.settings import REPO_ROOT, Runtime, Settings
-from ingestion.config.source import load_source, select_tables
+from ingestion.config.source import load_source
 from ingestion.errors import ConfigError, PlatformError, UnsupportedTypeError
 from ingestion.events import BatchCurated, BatchLoaded, Event
 from ingestion.lake.layout import table_rejects_prefix
@@ -224,10 +224,28 @@ def cmd_dry_run(config, settings: Settings, tables: list[str], full_refresh: boo
     return 1 if unsupported else 0
 
 
+def _source_tables(config, settings: Settings, wanted: str | None) -> list[str]:
+    """The file's tables resolved against the live catalog (patterns, exclude); a pattern that
+    matches nothing is a warning, a wanted table the file does not select an error."""
+    from ingestion.source.mysql import connect
+    from ingestion.source.plan import source_tables
+
+    database = settings.source_database(config.database)
+    with connect(source_endpoint(config, settings), database) as conn:
+        tables, warnings = source_tables(
+            config, conn, database, wanted.split(",") if wanted else None
+        )
+    for line in warnings:
+        err_console.print(f"[yellow]warning: {line}[/yellow]", soft_wrap=True, highlight=False)
+    if not tables:
+        raise ConfigError(f"{config.path}: tables: no table of {database!r} is selected")
+    return tables
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     config = load_source(args.source)
-    tables = select_tables(config, args.tables.split(",") if args.tables else None)
     settings = Settings.load()
+    tables = _source_tables(config, settings, args.tables)
     if args.dry_run:
         return cmd_dry_run(config, settings, tables, args.full_refresh)
     if args.log_format == "json":
@@ -277,8 +295,8 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     from ingestion.reconcile import reconcile
 
     config = load_source(args.source)
-    tables = select_tables(config, args.tables.split(",") if args.tables else None)
     settings = Settings.load()
+    tables = _source_tables(config, settings, args.tables)
     database = settings.source_database(config.database)
     started = time.perf_counter()
     with console.status("reconciling") as status:

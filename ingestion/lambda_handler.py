@@ -3,7 +3,7 @@
 Event (every field optional)::
 
     {"source": "jlr_ops",            # a packaged ingestion/sources/<source>.yml
-     "tables": ["sales_orders"],     # default: every configured table
+     "tables": ["sales_orders"],     # default: every table the source file selects
      "full_refresh": false,
      "continuation": {"tables": [...]}}   # from a previous result: resume there
 
@@ -14,6 +14,10 @@ Result::
      "tables": [{"table", "status", "run_id", "mode", "rows", "deletes", "files", "manifest",
                  "resumed", "seconds"} | {"table", "status": "failed", "error"}],
      "continuation": {"tables": [...]} | null}
+
+``{"action": "tables", "source"}`` returns ``{"status": "complete", "source", "tables": [...]}``:
+the source file's tables and patterns resolved against the live catalog (the state machine's
+first step; it extracts, curates and loads exactly those).
 
 ``{"action": "lock" | "unlock", "source", "run_id"}`` takes or releases the source's run lock for
 a Step Functions execution (``run_id``: its name); a lock held by another run raises
@@ -34,12 +38,14 @@ from pathlib import Path
 
 from ingestion.config.credentials import source_endpoint
 from ingestion.config.settings import Settings
-from ingestion.config.source import SOURCES_DIR, load_source, select_tables
+from ingestion.config.source import SOURCES_DIR, load_source
 from ingestion.errors import ConfigError, PlatformError
 from ingestion.lake.lock import RunLock
 from ingestion.lake.storage import Lake, open_lake
 from ingestion.logs import configure, emit_metrics
 from ingestion.source.extract import extract_table
+from ingestion.source.mysql import connect
+from ingestion.source.plan import source_tables
 
 log = logging.getLogger("jlr.extract")
 
@@ -66,12 +72,17 @@ def handler(event: dict | None, context) -> dict:
         margin = settings.stop_margin_ms
         config = load_source(_config_path(event, settings))
         wanted = (event.get("continuation") or {}).get("tables") or event.get("tables")
-        tables = select_tables(config, wanted)
         endpoint = source_endpoint(config, settings)
-        lake = _lake(settings)
+        tables, warnings = _source_tables(config, endpoint, wanted)
+        lake = _lake(settings) if event.get("action") != "tables" else None
     except PlatformError as exc:
         log.error("extract not started", extra={"error": str(exc)})
         return _failed(event, str(exc))
+    for line in warnings:
+        log.warning("table selection", extra={"warning": line})
+    if event.get("action") == "tables":  # the state machine's first step: what to extract
+        log.info("tables selected", extra={"tables": tables})
+        return {"status": "complete", "source": config.name, "tables": tables}
 
     def should_stop() -> bool:
         return context.get_remaining_time_in_millis() < margin
@@ -119,6 +130,16 @@ def handler(event: dict | None, context) -> dict:
     status = "failed" if failed else "complete"
     log.info("extract finished", extra={"status": status, "tables": len(results)})
     return {"status": status, "source": config.name, "tables": results, "continuation": None}
+
+
+def _source_tables(config, endpoint, wanted: list[str] | None) -> tuple[list[str], list[str]]:
+    """The file's tables (names and patterns) resolved against the source's live catalog."""
+    database = config.database or endpoint.database  # the file's, if it names one
+    with connect(endpoint, database) as conn:
+        tables, warnings = source_tables(config, conn, database, wanted)
+    if not tables:
+        raise ConfigError(f"{config.path}: tables: no table of {database!r} is selected")
+    return tables, warnings
 
 
 def run_lock(event: dict) -> dict:

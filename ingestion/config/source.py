@@ -7,6 +7,7 @@ here for shape; ``extract`` checks them again against the live information_schem
 
 from __future__ import annotations
 
+import fnmatch
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -27,6 +28,8 @@ SOURCES_DIR = Path(__file__).resolve().parent.parent / "sources"
 # Conservative identifier shape: anything else is rejected before it gets near SQL.
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$"
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
+# a table entry: a name, or a glob pattern of names (*, ?, [...])
+TableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_$*?\[\]!-]{1,64}$")]
 
 
 class TableConfig(BaseModel):
@@ -108,6 +111,14 @@ class TableConfig(BaseModel):
         default_factory=list,
         description="Redshift compound sort key of the staging table (default SORTKEY AUTO)",
     )
+    columns: list[Identifier] | None = Field(
+        default=None,
+        description="copy only these columns (the key and the cursor must be among them)",
+    )
+    exclude_columns: list[Identifier] = Field(
+        default_factory=list,
+        description="leave these columns out (a large BLOB, a secret); never the key or cursor",
+    )
     streams: int = Field(
         default=1,
         ge=1,
@@ -130,6 +141,8 @@ class TableConfig(BaseModel):
                 "mode append inserts rows and never deletes: hard_deletes and "
                 "soft_delete_column need mode incremental (and a primary key)"
             )
+        if self.columns is not None and self.exclude_columns:
+            raise ValueError("columns and exclude_columns: name the columns one way, not both")
         if self.mode == "append" and self.lookback_seconds:
             raise ValueError(
                 "mode append reads each cursor window once: lookback_seconds would insert "
@@ -172,8 +185,62 @@ class SourceConfig(BaseModel):
     )
     warehouse_schema: Identifier = Field(description="schema of the staging tables")
     connection: Connection = Field(default_factory=Connection)
-    tables: dict[Identifier, TableConfig] = Field(min_length=1)
+    tables: dict[TableName, TableConfig] = Field(
+        min_length=1,
+        description="table name -> its settings; a name may be a glob pattern (orders_*, "
+        "log_20??), matched against the live catalog at the start of a run",
+    )
+    exclude: list[TableName] = Field(
+        default_factory=list, description="table names or patterns never copied"
+    )
     path: Path | None = Field(default=None, exclude=True)
+
+    def table(self, name: str) -> TableConfig:
+        """The settings of a concrete table: its own entry, else the first pattern matching it
+        (file order); the ``defaults:`` block is already merged into each entry."""
+        if name in self.tables and not is_pattern(name):
+            return self.tables[name]
+        for key, tcfg in self.tables.items():
+            if is_pattern(key) and fnmatch.fnmatchcase(name, key):
+                return tcfg
+        raise ConfigError(f"{self.path}: tables: {name!r} is not configured")
+
+    @property
+    def named_tables(self) -> list[str]:
+        """The tables the file names outright (not through a pattern), in file order."""
+        return [t for t in self.tables if not is_pattern(t)]
+
+    def excluded(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, p) for p in self.exclude)
+
+
+def is_pattern(name: str) -> bool:
+    return any(c in name for c in "*?[")
+
+
+def _merge_defaults(path: Path, data: dict) -> dict:
+    """``defaults:`` and ``include:`` folded into ``tables:``: each entry is the defaults
+    overridden by its own fields; each include pattern is an entry of its own (after the
+    file's entries, so those win)."""
+    defaults = data.pop("defaults", None) or {}
+    include = data.pop("include", None) or []
+    if not isinstance(defaults, dict):
+        raise ConfigError(f"{path}: defaults: expected a mapping of table settings")
+    unknown = [k for k in defaults if k not in TableConfig.model_fields]
+    if unknown:
+        raise ConfigError(f"{path}: defaults.{unknown[0]}: unknown field")
+    if not isinstance(include, list):
+        raise ConfigError(f"{path}: include: expected a list of table names or patterns")
+    tables = data.get("tables") or {}
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path}: tables: expected a mapping of table name -> settings")
+    for pattern in include:
+        tables.setdefault(pattern, {})
+    data["tables"] = {
+        name: {**defaults, **(entry or {})} if isinstance(entry or {}, dict) else entry
+        for name, entry in tables.items()
+    }
+    return data
 
 
 def _format_error(path: Path, error: dict) -> str:
@@ -205,6 +272,7 @@ def load_source(path: Path | str) -> SourceConfig:
         ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    data = _merge_defaults(path, data)
     try:
         config = SourceConfig.model_validate({**data, "path": path})
     except ValidationError as exc:
@@ -212,14 +280,41 @@ def load_source(path: Path | str) -> SourceConfig:
     return config
 
 
-def select_tables(config: SourceConfig, wanted: list[str] | None) -> list[str]:
-    """The configured tables to process, in file order; unknown names are an error."""
+def resolve_tables(
+    config: SourceConfig, available: list[str] | None
+) -> tuple[list[str], list[str]]:
+    """The concrete tables the file selects, and a warning per pattern matching none.
+
+    ``available``: the source's base tables (``None`` where the catalog cannot be read, e.g. in
+    a Glue job: then only the names the file gives outright). Named tables come first, in file
+    order, whether or not they exist (the run then says so for that table); then each pattern's
+    matches, sorted, in file order of the patterns; ``exclude`` removes from both.
+    """
+    chosen = [t for t in config.named_tables if not config.excluded(t)]
+    warnings = []
+    if available is not None:
+        for key in config.tables:
+            if not is_pattern(key):
+                continue
+            matches = sorted(t for t in available if fnmatch.fnmatchcase(t, key))
+            if not matches:
+                warnings.append(f"{config.path}: tables.{key}: the pattern matches no table")
+            chosen += [t for t in matches if t not in chosen and not config.excluded(t)]
+    return chosen, warnings
+
+
+def select_tables(
+    config: SourceConfig, wanted: list[str] | None, available: list[str] | None = None
+) -> list[str]:
+    """The tables to process: the file's selection (``resolve_tables``), or the ``wanted``
+    subset of it; a wanted name the file does not select is an error."""
+    chosen, _ = resolve_tables(config, available)
     if not wanted:
-        return list(config.tables)
-    unknown = [t for t in wanted if t not in config.tables]
+        return chosen
+    unknown = [t for t in wanted if t not in chosen]
     if unknown:
         raise ConfigError(
             f"{config.path}: tables: {', '.join(unknown)} not configured "
-            f"(configured: {', '.join(config.tables)})"
+            f"(configured: {', '.join(chosen)})"
         )
-    return [t for t in config.tables if t in wanted]
+    return [t for t in chosen if t in wanted]

@@ -78,6 +78,13 @@ def raw_manifests(lake: Lake, source: str, table: str) -> list[str]:
     return lake.list(raw_table_prefix(source, table) + "/", MANIFEST)
 
 
+def zone_tables(lake: Lake, zone: str, source: str) -> list[str]:
+    """The tables with at least one committed run (``raw``) or batch (``curated``) of the
+    source, sorted: what a job run by hand without a table list works on."""
+    prefix = f"{zone}/{source}/"
+    return sorted({k[len(prefix) :].split("/", 1)[0] for k in lake.list(prefix, MANIFEST)})
+
+
 # ------------------------------------------------------------------ curated zone and rejects
 def curated_batch_prefix(source: str, table: str, batch_id: str) -> str:
     return f"curated/{source}/{table}/batch={batch_id}"

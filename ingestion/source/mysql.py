@@ -208,3 +208,14 @@ def primary_key(conn: pymysql.connections.Connection, database: str, table: str)
             (database, table),
         )
         return [r[0] for r in cur.fetchall()]
+
+
+def base_tables(conn: pymysql.connections.Connection, database: str) -> list[str]:
+    """The database's base tables (no views), sorted."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "select table_name from information_schema.tables "
+            "where table_schema = %s and table_type = 'BASE TABLE' order by table_name",
+            (database,),
+        )
+        return [r[0] for r in cur.fetchall()]

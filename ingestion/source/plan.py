@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingestion.config.source import SourceConfig, TableConfig
+from ingestion.config.source import SourceConfig, TableConfig, resolve_tables, select_tables
 from ingestion.contract.typemap import map_column
 from ingestion.errors import CatalogError, ConfigError, UnsupportedTypeError
-from ingestion.source.mysql import SourceColumn, primary_key, table_columns
+from ingestion.source.mysql import SourceColumn, base_tables, primary_key, table_columns
 
 INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
 
@@ -34,13 +34,37 @@ class TablePlan:
         return next(c for c in self.columns if c.name == name)
 
 
+def source_tables(
+    config: SourceConfig, conn, database: str, wanted: list[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """The tables a run works on: the file's names and patterns resolved against the live
+    catalog (``resolve_tables``), or the ``wanted`` subset; and the warnings to show."""
+    available = base_tables(conn, database)
+    _, warnings = resolve_tables(config, available)
+    return select_tables(config, wanted, available), warnings
+
+
+def _selected_columns(where: str, columns: list[SourceColumn], tcfg: TableConfig) -> list:
+    """The columns to copy: ``columns`` or all but ``exclude_columns``; each name must exist."""
+    names = {c.name for c in columns}
+    for fieldname in ("columns", "exclude_columns"):
+        for name in getattr(tcfg, fieldname) or []:
+            if name not in names:
+                raise ConfigError(f"{where}.{fieldname}: column {name!r} does not exist")
+    if tcfg.columns is not None:
+        return [c for c in columns if c.name in tcfg.columns]
+    return [c for c in columns if c.name not in tcfg.exclude_columns]
+
+
 def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePlan:
     where = f"{config.path}: tables.{table}"
-    columns = table_columns(conn, database, table)
-    if not columns:
+    all_columns = table_columns(conn, database, table)
+    if not all_columns:
         raise ConfigError(f"{where}: table {table!r} does not exist in MySQL database {database!r}")
+    tcfg = config.table(table)
+    columns = _selected_columns(where, all_columns, tcfg)
     names = {c.name for c in columns}
-    tcfg = config.tables[table]
+    left_out = {c.name for c in all_columns} - names
     pk = list(tcfg.primary_key) if tcfg.primary_key else primary_key(conn, database, table)
     if not pk and (tcfg.mode == "incremental" or tcfg.hard_deletes or tcfg.soft_delete_column):
         need = "mode incremental" if tcfg.mode == "incremental" else "deletes"
@@ -49,16 +73,25 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
             "which row changed; declare the columns that identify a row, or use mode full "
             "(a copy of every row) or append (an append-only table)"
         )
-    for name in pk:
+
+    def check(fieldname: str, name: str) -> None:
+        if name in left_out:
+            raise ConfigError(
+                f"{where}.{fieldname}: column {name!r} is left out by columns/exclude_columns"
+            )
         if name not in names:
-            raise ConfigError(f"{where}.primary_key: column {name!r} does not exist")
+            raise ConfigError(f"{where}.{fieldname}: column {name!r} does not exist")
+
+    for name in pk:
+        check("primary_key", name)
     for fieldname in ("cursor", "soft_delete_column", "partition_column", "dist_key"):
-        value = getattr(tcfg, fieldname)
-        if value and value not in names:
-            raise ConfigError(f"{where}.{fieldname}: column {value!r} does not exist")
+        if value := getattr(tcfg, fieldname):
+            check(fieldname, value)
     for value in tcfg.sort_keys:
-        if value not in names:
-            raise ConfigError(f"{where}.sort_keys: column {value!r} does not exist")
+        check("sort_keys", value)
+    for fieldname in ("email_columns", "pii_columns"):
+        for value in getattr(tcfg, fieldname):
+            check(fieldname, value)
     partition = tcfg.partition_column
     if partition and next(c for c in columns if c.name == partition).data_type not in (
         "date",

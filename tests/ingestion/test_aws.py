@@ -158,7 +158,7 @@ def test_a_wrong_password_in_the_secret_is_clear_and_never_shown(lambda_env, cap
     os.environ["JLR_MYSQL_SECRET_ARN"] = arn
     result = handler({"tables": ["dealers"]}, LambdaContext(900_000))
     assert result["status"] == "failed"
-    assert "wrong user or password" in result["tables"][0]["error"]
+    assert "wrong user or password" in result["error"]  # found when selecting the tables
     assert_no_secret(password, caplog, result)
 
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.config.source import load_source, select_tables
+from ingestion.config.source import load_source, resolve_tables, select_tables
 from ingestion.errors import ConfigError
 
 GOOD = """
@@ -80,3 +80,58 @@ def test_select_tables_rejects_unknown_names(tmp_path):
 def test_append_mode_refuses_what_would_delete_or_double_rows(tmp_path, extra, message):
     with pytest.raises(ConfigError, match=message):
         load_source(write(tmp_path, GOOD + extra))
+
+
+RULES = """
+name: shop
+database: shop
+warehouse_schema: shop_staging
+defaults:
+  chunk_rows: 5000
+  trim_strings: true
+include: [audit_*]
+exclude: ["*_tmp", orders_old]
+tables:
+  orders:
+    primary_key: [order_id]
+    trim_strings: false
+  "order_*":
+    exclude_columns: [blob]
+  orders_old: {}
+  missing: {}
+  "zz_*": {}
+"""
+
+
+def test_table_rules_resolve_names_patterns_defaults_and_exclusions(tmp_path):
+    config = load_source(write(tmp_path, RULES))
+    available = ["audit_2024", "order_lines", "order_tmp", "orders", "orders_old", "plants"]
+    tables, warnings = resolve_tables(config, available)
+    # named first (a missing one is kept, for the run to report), then each pattern's matches
+    assert tables == ["orders", "missing", "order_lines", "audit_2024"]
+    assert warnings == [f"{config.path}: tables.zz_*: the pattern matches no table"]
+    orders, lines, audit = (config.table(t) for t in ("orders", "order_lines", "audit_2024"))
+    assert (orders.chunk_rows, orders.trim_strings) == (5000, False)  # an entry's own field wins
+    assert (lines.exclude_columns, lines.trim_strings) == (["blob"], True)
+    assert audit.chunk_rows == 5000
+    assert select_tables(config, ["order_lines"], available) == ["order_lines"]
+    with pytest.raises(ConfigError, match="order_tmp not configured"):
+        select_tables(config, ["order_tmp"], available)
+    # without a catalog (a Glue job given no table list): the names the file gives outright
+    assert resolve_tables(config, None)[0] == ["orders", "missing"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("defaults:\n  chunk_size: 1\n", r"defaults\.chunk_size: unknown field"),
+        (
+            "    columns: [order_id]\n    exclude_columns: [note]\n",
+            "name the columns one way, not both",
+        ),
+    ],
+)
+def test_table_rules_are_checked(tmp_path, text, message):
+    body = GOOD + text if text.startswith(" ") else text + GOOD
+    with pytest.raises(ConfigError, match=message):
+        load_source(write(tmp_path, body))
