@@ -12,10 +12,12 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ingestion.contract import rules
+from ingestion.contract.typemap import GEOMETRY_HEX_LIMIT
 
 CORRUPT = "_corrupt_record"
 ERRORS = "_errors"
 RAW = "_raw"  # the row's values as read, kept so a rejected row is quarantined as it came
+ZERO_IN_DATE = r"^(0000-[0-9]{2}-[0-9]{2}|[0-9]{4}-00-[0-9]{2}|[0-9]{4}-[0-9]{2}-00)"
 TIME_PATTERN = r"^-?[0-9]{1,3}:[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?$"
 STRICT_JSON = {
     "mode": "PERMISSIVE",
@@ -27,7 +29,11 @@ STRICT_JSON = {
 
 
 def _expected(types: dict[str, str]) -> str:
-    return "valid JSON" if types["raw"] == "json" else f"a valid {types['spark']}"
+    if types["raw"] == "json":
+        return "valid JSON"
+    if types["raw"] == "ewkb":
+        return "hex EWKB"
+    return f"a valid {types['spark']}"
 
 
 def byte_limit(types: dict[str, str]) -> int | None:
@@ -36,6 +42,8 @@ def byte_limit(types: dict[str, str]) -> int | None:
     redshift = types.get("redshift", "")
     if types["spark"] == "string" and redshift.startswith("varchar("):
         return int(redshift[len("varchar(") : -1])
+    if types["raw"] == "ewkb":
+        return GEOMETRY_HEX_LIMIT
     return None
 
 
@@ -56,10 +64,26 @@ def raw_schema(contract: list[dict]) -> T.StructType:
     return T.StructType([*fields, T.StructField(CORRUPT, T.StringType(), True)])
 
 
-def _typed(raw_col: Column, types: dict[str, str]) -> tuple[Column, Column]:
+def zero_in_date(raw_col: Column) -> Column:
+    """A DATE/DATETIME text with a zero year, month or day (``2019-00-00``,
+    ``0000-00-00 14:02:10``), which the server accepts unless NO_ZERO_IN_DATE."""
+    return raw_col.rlike(ZERO_IN_DATE)
+
+
+def _typed(
+    raw_col: Column, types: dict[str, str], zero_dates: str = "null"
+) -> tuple[Column, Column]:
     """(typed value, failure condition) for one column."""
     raw, spark = types["raw"], types["spark"]
     present = raw_col.isNotNull()
+    if raw in ("date", "datetime"):
+        zero = zero_in_date(raw_col)
+        value = F.when(~zero, raw_col.cast(spark))
+        if zero_dates == "reject":
+            return value, present & value.isNull()
+        return value, present & ~zero & value.isNull()  # null: counted by zero_date_counts
+    if raw == "ewkb":  # hex EWKB; its size is checked against the byte limit
+        return raw_col, present & ~raw_col.rlike(r"^([0-9A-F]{2})+$")
     if raw == "bool":
         value = F.when(raw_col.isin(0, 1), raw_col == 1)
         return value, present & ~raw_col.isin(0, 1)
@@ -82,16 +106,20 @@ def _typed(raw_col: Column, types: dict[str, str]) -> tuple[Column, Column]:
     return value, present & value.isNull()
 
 
-def apply_contract(df: DataFrame, contract: list[dict], primary_key: list[str]) -> DataFrame:
+def apply_contract(
+    df: DataFrame, contract: list[dict], primary_key: list[str], zero_dates: str = "null"
+) -> DataFrame:
     """Cast every column to its curated type and collect, per row, what failed and why.
 
     Adds ``_errors`` (array of reasons; empty for a good row). A row fails when its raw record is
-    malformed, a value does not fit its type, or a primary-key column is null.
+    malformed, a value does not fit its type, or a primary-key column is null. A zero date or
+    zero-in-date value becomes null (``zero_dates: null``, counted by ``zero_date_counts``) or
+    fails its row (``reject``).
     """
     typed, failures = [], []
     for col in contract:
         name, types = col["name"], col["types"]
-        value, failed = _typed(F.col(name), types)
+        value, failed = _typed(F.col(name), types, zero_dates)
         typed.append(value.alias(name))
         failures.append(
             F.when(
@@ -127,6 +155,21 @@ def apply_contract(df: DataFrame, contract: list[dict], primary_key: list[str]) 
         F.struct(*[F.col(n) for n in names]).alias(RAW),
         F.filter(F.array(*failures), lambda x: x.isNotNull()).alias(ERRORS),
     )
+
+
+def zero_date_counts(contract: list[dict], zero_dates: str) -> list[tuple[str, Column]]:
+    """(column, aggregate counting its zero dates nulled by the curate job) for each date-like
+    column, over a DataFrame of ``apply_contract``'s output (read from the raw values)."""
+    if zero_dates != "null":
+        return []
+    return [
+        (
+            col["name"],
+            F.sum(F.when(zero_in_date(F.col(RAW)[col["name"]]), 1).otherwise(0)),
+        )
+        for col in contract
+        if col["types"]["raw"] in ("date", "datetime")
+    ]
 
 
 def split_rejects(df: DataFrame) -> tuple[DataFrame, DataFrame]:

@@ -42,6 +42,7 @@ class BatchCurated(BatchEvent):
     duplicates_removed: int
     deletes: int
     files: int
+    zero_dates: int = 0  # zero-in-date values the job made null (the extractor counts its own)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ class TableRun:
         if isinstance(event, events.BatchCurated):
             self.curated, self.rejected = event.curated, event.rejected
             self.duplicates, self.deletes = event.duplicates_removed, event.deletes
+            self.zero_dates += event.zero_dates
         elif event.status == "loaded":
             self.loaded, self.deletes_applied = event.rows_loaded, event.rows_tombstoned
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import struct
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -63,8 +64,28 @@ def _text(value: object) -> str:
     return str(value)
 
 
+ZERO_IN_DATE = re.compile(r"(0000-\d\d-\d\d|\d{4}-00-\d\d|\d{4}-\d\d-00)")
+
+
 def _zero_date(text: str) -> bool:
-    return text.startswith("0000-00-00")
+    """A zero date or a zero in a date (``2019-00-00``): null in staging, as curated."""
+    return ZERO_IN_DATE.match(text) is not None
+
+
+def _as_geometry(value: object) -> str:
+    """``<srid>;<WKB hex>`` from either side: the source's own value (the SRID, 4 bytes
+    little-endian, then WKB) or staging's hex EWKB (PostGIS's text of a geometry)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        data = bytes(value)
+        return f"{int.from_bytes(data[:4], 'little')};{data[4:].hex()}"
+    data = bytes.fromhex(_text(value))
+    order = "little" if data[0] == 1 else "big"
+    kind = int.from_bytes(data[1:5], order)
+    if not kind & 0x20000000:
+        return f"0;{data.hex()}"
+    srid = int.from_bytes(data[5:9], order)
+    wkb = data[:1] + (kind & ~0x20000000).to_bytes(4, order) + data[9:]
+    return f"{srid};{wkb.hex()}"
 
 
 def _as_int(value: object) -> str:
@@ -187,6 +208,8 @@ def _base_rule(column: SourceColumn, types: dict[str, str], zone: ZoneInfo | Non
         return _as_json
     if raw == "base64":
         return _as_binary
+    if raw == "ewkb":
+        return _as_geometry
     if raw == "time":
         return _as_time
     return _text

@@ -46,6 +46,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   PY="$(pick_python)" || die "no Python 3.11 or 3.12 after installing packages"
 fi
+# PostGIS for the server's own major version: spatial columns land as geometry, as on Redshift
+PGV="$(ls /usr/lib/postgresql | sort -V | tail -1)"
+if ! ls "/usr/share/postgresql/$PGV/extension/postgis.control" >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then SUDO=(); elif sudo -n true 2>/dev/null; then SUDO=(sudo -n); else
+    die "PostGIS is missing; run: sudo apt-get install -y postgresql-$PGV-postgis-3"; fi
+  say "installing postgresql-$PGV-postgis-3 with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  [ ${#missing[@]} -gt 0 ] || "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "postgresql-$PGV-postgis-3" >/dev/null
+fi
 
 # --------------------------------------------------------------- IaC checkers
 # cfn-lint and checkov in their own venv: checkov pins versions that conflict with dbt's.

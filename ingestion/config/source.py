@@ -119,6 +119,17 @@ class TableConfig(BaseModel):
         default_factory=list,
         description="leave these columns out (a large BLOB, a secret); never the key or cursor",
     )
+    column_types: dict[Identifier, Literal["integer", "boolean"]] = Field(
+        default_factory=dict,
+        description="read a column as another type than the type map's default: integer (a "
+        "TINYINT(1) or BIT(1) used as a number), boolean (an integer column used as a flag)",
+    )
+    zero_dates: Literal["null", "reject"] = Field(
+        default="null",
+        description="zero dates and zero-in-date values (0000-00-00, 2019-00-00, "
+        "0000-00-00 14:02:10): null: NULL in the curated zone, counted per column, the text "
+        "kept in the raw zone; reject: the row is quarantined with the reason",
+    )
     streams: int = Field(
         default=1,
         ge=1,

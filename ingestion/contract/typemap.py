@@ -5,14 +5,22 @@ Every stage asks this module and nothing else how a column travels:
 * ``raw``: how the extractor writes the value in JSON Lines (``int``, ``float``, ``text`` (exact
   text, e.g. decimals), ``date``/``datetime`` (ISO-8601 text; zero dates become null and are
   counted), ``time`` (MySQL's text, may be negative or over 24h), ``bool`` (0/1 integer), ``bits``
-  (integer value of a BIT), ``json`` (text), ``base64`` (binary).
+  (integer value of a BIT), ``json`` (text), ``base64`` (binary), ``ewkb`` (a spatial value as
+  upper-case hex EWKB: WKB with its SRID, as PostGIS and Redshift read it).
 * ``spark``: the curated type, as Spark DDL.
 * ``postgres`` / ``redshift``: the staging column type.
 
 Decisions worth knowing (see also docs in README):
 
 * TINYINT(1) and BIT(1) are booleans; a TINYINT(1) holding anything but 0/1 is rejected by the
-  curate job with a reason rather than silently coerced.
+  curate job with a reason rather than silently coerced. A source file says otherwise per column
+  (``column_types: {flag: integer}``: a TINYINT(1) used as a small integer; ``boolean`` for
+  another integer column used as a flag); the column dict then carries ``override``.
+* Spatial types (GEOMETRY, POINT, LINESTRING, POLYGON, MULTI*, GEOMETRYCOLLECTION) are PostGIS
+  ``geometry`` locally and ``GEOMETRY`` on Redshift, SRID kept. A value over 32,767 bytes of EWKB
+  (65,535 hex digits, what Redshift's staging VARCHAR holds) is rejected with the reason.
+* MariaDB's INET4, INET6 and UUID are their canonical text (VARCHAR 15, 45, 36) on both
+  warehouses, which have no common type for them.
 * BIGINT UNSIGNED becomes DECIMAL(20,0); other unsigned integers take the next wider signed type.
 * DECIMAL with precision over 38 (Spark's and Redshift's limit) is carried as exact text.
 * TIME is carried as MySQL's exact text (range -838:59:59..838:59:59 fits neither Spark nor a SQL
@@ -61,6 +69,23 @@ _TEXT_BYTES = {"tinytext": 255, "text": 65535, "mediumtext": 16_777_215, "longte
 _BLOB_BYTES = {"tinyblob": 255, "blob": 65535, "mediumblob": 16_777_215, "longblob": 4_294_967_295}
 
 
+SPATIAL_TYPES = {
+    "geometry",
+    "point",
+    "linestring",
+    "polygon",
+    "multipoint",
+    "multilinestring",
+    "multipolygon",
+    "geometrycollection",
+    "geomcollection",  # MySQL 8's name for it
+}
+# the longest text of each: INET6 with an embedded IPv4 address, UUID with its hyphens
+_NETWORK = {"inet4": 15, "inet6": 45, "uuid": 36}
+# a GEOMETRY travels to Redshift as hex text in a VARCHAR: at most 65535 hex digits
+GEOMETRY_HEX_LIMIT = REDSHIFT_MAX_VARCHAR
+
+
 @dataclass(frozen=True)
 class ColumnType:
     raw: str
@@ -92,7 +117,19 @@ def map_column(column: dict) -> ColumnType:
     column_type = column["column_type"].lower()
     unsigned = "unsigned" in column_type
 
-    if data_type == "tinyint" and column_type.startswith("tinyint(1)"):
+    override = column.get("override")
+    if override == "boolean" and (data_type in _INTEGERS or data_type == "bit"):
+        return ColumnType("bool", "boolean", "boolean", "boolean")
+    if override == "integer" and data_type == "bit":
+        return ColumnType("bits", "bigint", "bigint", "bigint")
+    if override not in (None, "integer", "boolean") or (
+        override == "integer" and data_type not in _INTEGERS
+    ):
+        raise CatalogError(
+            f"column {column['name']!r}: MySQL type {column_type!r} cannot be read as "
+            f"{override!r} (column_types: integer for TINYINT(1)/BIT(1), boolean for integers)"
+        )
+    if data_type == "tinyint" and column_type.startswith("tinyint(1)") and override is None:
         return ColumnType("bool", "boolean", "boolean", "boolean")
     if data_type in _INTEGERS:
         spark = _INTEGERS[data_type][1 if unsigned else 0]
@@ -127,6 +164,13 @@ def map_column(column: dict) -> ColumnType:
     if data_type in ("char", "varchar", "enum", "set"):
         pg, rs = _varchar(column["char_max_length"], column["charset"])
         return ColumnType("text", "string", pg, rs)
+    if data_type in SPATIAL_TYPES:
+        # hex EWKB (the SRID kept); Redshift's COPY takes GEOMETRY only from text, so the load
+        # stages it as VARCHAR (the byte limit below) and converts with ST_GeomFromEWKB
+        return ColumnType("ewkb", "string", "geometry", "geometry")
+    if data_type in _NETWORK:  # MariaDB: text in their canonical form (neither warehouse's
+        n = _NETWORK[data_type]  # inet/uuid type: the same text on both, compared as text)
+        return ColumnType("text", "string", f"varchar({n})", f"varchar({n})")
     if data_type == "json" or column.get("is_json"):  # MariaDB: LONGTEXT + json_valid check
         return ColumnType("json", "string", "jsonb", "super")
     if data_type in _TEXT_BYTES:
@@ -139,3 +183,86 @@ def map_column(column: dict) -> ColumnType:
         f"column {column['name']!r}: MySQL type {column_type!r} is not supported "
         "by the type map (ingestion/contract/typemap.py)"
     )
+
+
+# One example column per row of the README's type table (``markdown_table``; a test checks that
+# the README shows exactly this): (what the row covers, information_schema fields).
+EXAMPLES: list[tuple[str, dict]] = [
+    ("TINYINT(1), BOOL", {"data_type": "tinyint", "column_type": "tinyint(1)"}),
+    (
+        "TINYINT(1) with `column_types: {c: integer}`",
+        {"data_type": "tinyint", "column_type": "tinyint(1)", "override": "integer"},
+    ),
+    ("TINYINT, TINYINT UNSIGNED, SMALLINT", {"data_type": "smallint", "column_type": "smallint"}),
+    (
+        "SMALLINT UNSIGNED, MEDIUMINT [UNSIGNED], INT",
+        {"data_type": "int", "column_type": "int(11)"},
+    ),
+    ("INT UNSIGNED, BIGINT", {"data_type": "bigint", "column_type": "bigint(20)"}),
+    ("BIGINT UNSIGNED", {"data_type": "bigint", "column_type": "bigint(20) unsigned"}),
+    ("YEAR", {"data_type": "year", "column_type": "year(4)"}),
+    (
+        "DECIMAL(p,s), p ≤ 38",
+        {
+            "data_type": "decimal",
+            "column_type": "decimal(12,2)",
+            "numeric_precision": 12,
+            "numeric_scale": 2,
+        },
+    ),  # fmt: skip
+    (
+        "DECIMAL(p,s), p > 38",
+        {
+            "data_type": "decimal",
+            "column_type": "decimal(65,30)",
+            "numeric_precision": 65,
+            "numeric_scale": 30,
+        },
+    ),  # fmt: skip
+    ("FLOAT", {"data_type": "float", "column_type": "float"}),
+    ("DOUBLE", {"data_type": "double", "column_type": "double"}),
+    ("BIT(1)", {"data_type": "bit", "column_type": "bit(1)", "numeric_precision": 1}),
+    ("BIT(2) … BIT(63)", {"data_type": "bit", "column_type": "bit(12)", "numeric_precision": 12}),
+    ("BIT(64)", {"data_type": "bit", "column_type": "bit(64)", "numeric_precision": 64}),
+    ("DATE", {"data_type": "date", "column_type": "date"}),
+    ("DATETIME(fsp)", {"data_type": "datetime", "column_type": "datetime(6)"}),
+    ("TIMESTAMP(fsp)", {"data_type": "timestamp", "column_type": "timestamp(6)"}),
+    ("TIME(fsp)", {"data_type": "time", "column_type": "time(6)"}),
+    (
+        "CHAR(n), VARCHAR(n), ENUM, SET (n = 40, utf8mb4)",
+        {
+            "data_type": "varchar",
+            "column_type": "varchar(40)",
+            "char_max_length": 40,
+            "charset": "utf8mb4",
+        },
+    ),  # fmt: skip
+    ("TINYTEXT, TEXT, MEDIUMTEXT, LONGTEXT", {"data_type": "text", "column_type": "text"}),
+    ("JSON (MariaDB: LONGTEXT with json_valid)", {"data_type": "json", "column_type": "json"}),
+    (
+        "BINARY(n), VARBINARY(n), *BLOB (n = 16)",
+        {"data_type": "varbinary", "column_type": "varbinary(16)", "char_max_length": 16},
+    ),
+    (
+        "GEOMETRY, POINT, LINESTRING, POLYGON, MULTIPOINT, MULTILINESTRING, MULTIPOLYGON, "
+        "GEOMETRYCOLLECTION (with SRID)",
+        {"data_type": "geometry", "column_type": "geometry"},
+    ),
+    ("INET4 (MariaDB)", {"data_type": "inet4", "column_type": "inet4"}),
+    ("INET6 (MariaDB)", {"data_type": "inet6", "column_type": "inet6"}),
+    ("UUID (MariaDB)", {"data_type": "uuid", "column_type": "uuid"}),
+]
+
+
+def markdown_table() -> str:
+    """The type map as the README shows it, computed from ``map_column``."""
+    lines = [
+        "| MySQL / MariaDB column | raw JSON | curated Parquet (Spark) | PostgreSQL | Redshift |",
+        "|---|---|---|---|---|",
+    ]
+    for shown, fields in EXAMPLES:
+        column = {"name": "c", "char_max_length": None, "numeric_precision": None,
+                  "numeric_scale": None, "charset": None, **fields}  # fmt: skip
+        t = map_column(column)
+        lines.append(f"| {shown} | `{t.raw}` | `{t.spark}` | `{t.postgres}` | `{t.redshift}` |")
+    return "\n".join(lines) + "\n"

@@ -9,8 +9,8 @@ an entry the pipeline accepts as it is:
   otherwise ``mode: full``, with a comment saying why; a table without a primary key is copied
   whole (``mode: full``), identical rows included, with a comment on ``mode: append``;
 * a ``partition_column`` suggestion (commented) for large tables with a date column;
-* a comment on each column that needs attention (unsigned 64-bit, TINYINT(1) holding values
-  other than 0 and 1, very wide values).
+* a comment on each column that needs attention (unsigned 64-bit, spatial, very wide values);
+  a TINYINT(1) holding values other than 0 and 1 is written as ``column_types: {c: integer}``.
 
 What the pipeline cannot copy yet is listed in comments, never left in for the run to trip on:
 views, names the source file does not accept, and tables with a
@@ -43,6 +43,7 @@ class DiscoveredTable:
     cursor: str | None = None
     partition_column: str | None = None
     notes: dict[str, str] = field(default_factory=dict)  # column -> what needs attention
+    column_types: dict[str, str] = field(default_factory=dict)  # column -> type override
     skipped: str | None = None  # why the table is left out
 
 
@@ -89,17 +90,28 @@ def _boolean_holds_others(conn, database: str, table: str, column: str) -> bool:
         return cur.fetchone() is not None
 
 
-def _column_notes(conn, database: str, table: str, columns: list[SourceColumn]) -> dict[str, str]:
+def _column_notes(
+    conn, database: str, table: DiscoveredTable, columns: list[SourceColumn]
+) -> dict[str, str]:
+    """Notes on the columns that need attention; a TINYINT(1) that holds other values than 0
+    and 1 is read as an integer (``table.column_types``), so no row is lost."""
     notes = {}
     for c in columns:
         types = map_column(c.as_dict())
         if c.data_type == "bigint" and c.unsigned:
             notes[c.name] = "BIGINT UNSIGNED: DECIMAL(20,0) in the warehouse (beyond BIGINT)"
-        elif types.raw == "bool" and _boolean_holds_others(conn, database, table, c.name):
+        elif (
+            types.raw == "bool"
+            and c.data_type == "tinyint"
+            and _boolean_holds_others(conn, database, table.name, c.name)
+        ):
+            table.column_types[c.name] = "integer"
             notes[c.name] = (
-                "TINYINT(1) holding values other than 0 and 1: those rows are quarantined as "
-                "not a valid boolean"
+                "TINYINT(1) holding values other than 0 and 1: read as an integer "
+                "(column_types); as a boolean those rows would be quarantined"
             )
+        elif types.raw == "ewkb":
+            notes[c.name] = "spatial: PostGIS geometry locally, GEOMETRY on Redshift (SRID kept)"
         elif types.redshift == f"varchar({WIDE_BYTES})" and c.data_type != "text":
             notes[c.name] = (
                 f"may hold more than Redshift's {WIDE_BYTES:,} bytes a value: longer values "
@@ -156,7 +168,7 @@ def discover(
         if rows > LARGE_TABLE_ROWS:
             dates = [c.name for c in columns if c.data_type in DATE_TYPES and not c.nullable]
             table.partition_column = next((d for d in dates if d != table.cursor), None)
-        notes = _column_notes(conn, database, name, columns)
+        notes = _column_notes(conn, database, table, columns)
         if table.cursor:  # the server maintains a cursor: no other candidate to suggest
             notes = {k: v for k, v in notes.items() if not v.startswith("if every change")}
         table.notes = notes
@@ -204,6 +216,9 @@ def render(discovery: Discovery, name: str, schema: str) -> str:
                 f"    # partition_column: {t.partition_column}  # a large table: curated "
                 "Parquet by month"
             )
+        if t.column_types:
+            pairs = ", ".join(f"{c}: {kind}" for c, kind in t.column_types.items())
+            lines.append(f"    column_types: {{{pairs}}}")
         for column, note in t.notes.items():
             lines.append(f"    # {column}: {note}")
     left_out = [t for t in discovery.tables if t.skipped]

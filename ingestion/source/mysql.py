@@ -134,13 +134,17 @@ class SourceColumn:
     datetime_precision: int | None
     charset: str | None
     is_json: bool = False  # MariaDB's JSON is LONGTEXT with a json_valid() check
+    override: str | None = None  # the source file's column_types entry, if any
 
     @property
     def unsigned(self) -> bool:
         return "unsigned" in self.column_type
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        if out["override"] is None:  # absent rather than null: contracts written before it
+            del out["override"]  # stay equal
+        return out
 
 
 def table_columns(

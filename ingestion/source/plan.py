@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ingestion.config.source import SourceConfig, TableConfig, resolve_tables, select_tables
-from ingestion.contract.typemap import map_column
+from ingestion.contract.typemap import SPATIAL_TYPES, map_column
 from ingestion.errors import CatalogError, ConfigError, UnsupportedTypeError
 from ingestion.source.mysql import SourceColumn, base_tables, primary_key, table_columns
 
@@ -63,6 +63,10 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
         raise ConfigError(f"{where}: table {table!r} does not exist in MySQL database {database!r}")
     tcfg = config.table(table)
     columns = _selected_columns(where, all_columns, tcfg)
+    for name in tcfg.column_types:
+        if name not in {c.name for c in columns}:
+            raise ConfigError(f"{where}.column_types: column {name!r} is not copied")
+    columns = [replace(c, override=tcfg.column_types.get(c.name)) for c in columns]
     names = {c.name for c in columns}
     left_out = {c.name for c in all_columns} - names
     pk = list(tcfg.primary_key) if tcfg.primary_key else primary_key(conn, database, table)
@@ -106,6 +110,13 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
             f"{where}.partition_column: the partition key "
             f"{partition}_{tcfg.partition_granularity} is already a column"
         )
+    spatial = {c.name for c in columns if c.data_type in SPATIAL_TYPES}
+    for value in [tcfg.dist_key, *tcfg.sort_keys]:
+        if value in spatial:
+            raise ConfigError(
+                f"{where}: {value!r} is a spatial column; Redshift cannot distribute or sort "
+                "by a GEOMETRY"
+            )
     for column in columns:  # an unsupported type fails this table here, before any data moves
         try:
             map_column(column.as_dict())

@@ -54,6 +54,14 @@ def _value_sql(column: SourceColumn) -> str:
         value = name
     elif raw == "bits":
         value = f"cast({name} as unsigned)"
+    elif raw == "ewkb":
+        # the server's value is the SRID (4 bytes) then little-endian WKB: EWKB is the WKB's
+        # byte order and type, the type's SRID flag (0x20 in its last byte), the SRID, the rest
+        h = f"hex({name})"
+        value = (
+            f"concat('\"', substr({h}, 9, 2), substr({h}, 11, 6), '20', substr({h}, 1, 8), "
+            f"substr({h}, 19), '\"')"
+        )
     elif raw == "base64":
         value = f"concat('\"', replace(to_base64({name}), char(10), ''), '\"')"  # no wraps
     elif raw in ("date", "datetime", "time") or column.data_type == "decimal":
@@ -106,6 +114,8 @@ def zero_date_patterns(plan: TablePlan) -> list[tuple[str, bytes, bytes]]:
     every quote is escaped, so it can only match the column itself.
     """
     patterns = []
+    if plan.config.zero_dates == "reject":  # kept as they are, for the curate job to reject
+        return patterns
     for i, c in enumerate(plan.columns):
         if c.data_type not in ("date", "datetime", "timestamp"):
             continue

@@ -216,6 +216,8 @@ def ensure_staging_table(
     (``ingestion.warehouse.interface``); a change the policy refuses raises before anything is
     altered."""
     cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+    if any(c["postgres"] == "geometry" for c in columns):  # spatial columns: PostGIS
+        cur.execute("create extension if not exists postgis")
     existing = existing_columns(cur, schema, table)
     target = sql.Identifier(schema, table)
     if not existing:

@@ -189,9 +189,13 @@ def load_transaction(
     temp = ident(f"_batch_{table}")
     names = [c["name"] for c in columns]
     cols = ", ".join(ident(n) for n in names)
-    # JSON arrives in the Parquet as text: staged as VARCHAR, parsed into SUPER on insert
+    # JSON and spatial values arrive in the Parquet as text (COPY loads neither SUPER nor
+    # GEOMETRY from Parquet): staged as VARCHAR, converted on insert
+    convert = {"super": "json_parse", "geometry": "st_geomfromewkb"}
     selected = ", ".join(
-        f"json_parse({ident(c['name'])})" if c["redshift"] == "super" else ident(c["name"])
+        f"{convert[c['redshift']]}({ident(c['name'])})"
+        if c["redshift"] in convert
+        else ident(c["name"])
         for c in columns
     )
     audited = f"select 1 from {AUDIT_TABLE} where manifest_key = {literal(manifest_key)}"
@@ -233,7 +237,7 @@ def load_transaction(
     ]
     if not superseded:
         temp_defs = ", ".join(
-            f"{ident(c['name'])} {'varchar(65535)' if c['redshift'] == 'super' else c['redshift']}"
+            f"{ident(c['name'])} {'varchar(65535)' if c['redshift'] in convert else c['redshift']}"
             for c in columns
         )
         steps += [

@@ -13,6 +13,7 @@ from glue_jobs.curation import (
     mark_soft_deletes,
     raw_schema,
     split_rejects,
+    zero_date_counts,
 )
 from glue_jobs.glue_args import resolve_args
 from ingestion.errors import ConfigError
@@ -247,3 +248,30 @@ def test_the_curate_job_and_reconcile_apply_the_same_normalising_rules(spark):
         steps = rules.column_rules("v", column[0]["types"], text_rules)
         python_side = {i: rules.apply_python(steps, v, "pepper") for i, v in enumerate(values)}
         assert spark_side == python_side, name
+
+
+@pytest.mark.parametrize("policy", ["null", "reject"])
+def test_zero_in_date_values_become_null_and_are_counted_or_reject_the_row(spark, policy):
+    zero = contract(day=("date", "date", "date"), seen=("datetime", "timestamp_ntz", "datetime"))
+    raw = [
+        ("2019-00-00", "0000-00-00 14:02:10"),
+        ("2019-05-00", "2024-01-02 03:04:05"),
+        ("2024-02-03", None),
+        ("2024-13-01", None),  # not a zero: a month that cannot be, rejected either way
+    ]
+    df = spark.createDataFrame(raw, "day string, seen string").withColumn(
+        "_corrupt_record", F.lit(None).cast("string")
+    )
+    checked = apply_contract(df, zero, [], policy)
+    counts = zero_date_counts(zero, policy)
+    totals = checked.agg(*[agg for _, agg in counts]).first() if counts else None
+    good, bad = split_rejects(checked)
+    kept = sorted((str(r.day), str(r.seen)) for r in good.collect())
+    if policy == "null":
+        assert dict(zip([n for n, _ in counts], totals, strict=True)) == {"day": 2, "seen": 1}
+        assert kept == [("2024-02-03", "None"), ("None", "2024-01-02 03:04:05"), ("None", "None")]
+        assert bad.count() == 1
+    else:
+        assert counts == [] and kept == [("2024-02-03", "None")]
+        reasons = sorted(r._reject_reason for r in bad.collect())
+        assert reasons[0].startswith("day: value 2019-00-00 is not a valid date")

@@ -96,25 +96,34 @@ def test_a_failing_table_is_one_line_with_its_cause_and_the_others_still_load(se
         assert conn.execute("select count(*) from src_staging.good").fetchone() == (2,)
 
 
-def test_a_table_the_type_map_cannot_copy_fails_alone_and_the_others_load(settings, tmp_path):
-    """One column of a type the map has no mapping for (a spatial POINT here) stops only its
-    table: one line names the table, the column and the type; the others load; exit 1."""
+def test_a_table_the_type_map_cannot_copy_fails_alone_and_the_others_load(
+    settings, tmp_path, monkeypatch, capsys
+):
+    """One column of a type the map has no mapping for stops only its table: one line names the
+    table, the column and the type; the others load; exit 1. Every type MariaDB offers has a
+    mapping, so one is taken out of the map here (POINT), and the CLI runs in this process."""
+    from ingestion import cli
+    from ingestion.contract import typemap
     from ingestion.warehouse.postgres import pg_connect
 
+    monkeypatch.setattr(typemap, "SPATIAL_TYPES", typemap.SPATIAL_TYPES - {"point"})
     statements = [
         "create table good (id bigint primary key, note varchar(20))",
         "insert into good values (1, 'a'), (2, '  padded ')",
         "create table sites (id int primary key, location point)",
         "insert into sites values (1, point(1, 2))",
     ]
-    source, env = source_with_tables(settings, tmp_path, statements, ["sites", "good"])
-    dry = run_cli("ingest", "--source", str(source), "--dry-run", env=env)
-    assert dry.returncode == 1 and "Traceback" not in dry.stderr
-    assert "column 'location': MySQL type 'point'" in " ".join(dry.stderr.split())
-    result = run_cli("ingest", "--source", str(source), env=env)
-    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
-    assert "Traceback" not in result.stderr
-    (line,) = [line for line in result.stderr.splitlines() if "sites" in line]
+    source, _ = source_with_tables(settings, tmp_path, statements, ["sites", "good"])
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["ingest", "--source", str(source), "--dry-run"]) == 1
+    dry = capsys.readouterr()
+    assert "Traceback" not in dry.err
+    assert "column 'location': MySQL type 'point'" in " ".join(dry.err.split())
+    assert cli.main(["ingest", "--source", str(source)]) == 1
+    result = capsys.readouterr()
+    assert "Traceback" not in result.err
+    (line,) = [line for line in result.err.splitlines() if "sites" in line]
     flat = " ".join(line.split())
     assert "table 'sites', column 'location': MySQL type 'point' is not supported" in flat
     with pg_connect(settings.postgres) as conn:

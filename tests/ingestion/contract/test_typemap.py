@@ -95,5 +95,35 @@ def test_bit_binary_time_enum():
 
 
 def test_unsupported_type_is_a_clear_error():
-    with pytest.raises(CatalogError, match="'geometry' is not supported"):
-        col("geometry")
+    with pytest.raises(CatalogError, match="'vector' is not supported"):  # MariaDB 11.7's
+        col("vector")
+
+
+def test_spatial_network_types_and_overrides():
+    assert col("point").as_dict() == {
+        "raw": "ewkb",
+        "spark": "string",
+        "postgres": "geometry",
+        "redshift": "geometry",
+    }
+    assert col("geomcollection").redshift == "geometry"
+    assert (col("inet4").redshift, col("inet6").redshift, col("uuid").postgres) == (
+        "varchar(15)",
+        "varchar(45)",
+        "varchar(36)",
+    )
+    assert col("tinyint", "tinyint(1)").raw == "bool"
+    assert col("tinyint", "tinyint(1)", override="integer").spark == "smallint"
+    assert col("int", "int(11)", override="boolean").raw == "bool"
+    assert col("bit", "bit(1)", numeric_precision=1, override="integer").spark == "bigint"
+    with pytest.raises(CatalogError, match="cannot be read as 'integer'"):
+        col("varchar", "varchar(5)", char_max_length=5, override="integer")
+
+
+def test_the_readme_shows_the_type_map_as_it_is():
+    from pathlib import Path
+
+    from ingestion.contract.typemap import markdown_table
+
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    assert markdown_table() in readme, "README's type table is stale: paste markdown_table()"

@@ -26,6 +26,7 @@ SCHEMA = [
     "create table event_log (at datetime(6) not null, msg varchar(50))",
     "insert into event_log values ('2024-01-01 00:00:00', 'a'), ('2024-01-01 00:00:00', 'a')",
     "create table sites (id int primary key, location point)",
+    "insert into sites values (1, ST_GeomFromText('POINT(-1.5 52.25)', 4326)), (2, null)",
     "create table tmp_scratch (id int primary key)",
     "create view v_orders as select id, note from orders",
 ]
@@ -43,16 +44,17 @@ def test_discover_writes_a_file_that_loads_every_table_unedited(settings, tmp_pa
     assert found.returncode == 0, found.stdout + found.stderr
     text = out.read_text()
     config = load_source(out)
-    # views and the spatial table are left out; keyless tables are copied whole
-    assert list(config.tables) == ["audit_log", "event_log", "flags", "lookup", "orders"]
+    # views are left out; keyless tables are copied whole, spatial columns as geometry
+    assert list(config.tables) == ["audit_log", "event_log", "flags", "lookup", "orders", "sites"]
     orders = config.tables["orders"]
     assert (orders.mode, orders.cursor, orders.hard_deletes) == ("incremental", "updated_at", True)
     assert config.tables["lookup"].mode == "full" and config.database == database
     assert config.tables["audit_log"].mode == "full" and not config.tables["audit_log"].primary_key
     assert "audit_log:  # about" in text and "no primary key: every run copies" in text
-    assert "#   sites: column 'location': MySQL type 'point' has no mapping" in text
+    assert "# location: spatial" in text
     assert "#   v_orders: a view" in text and "tmp_scratch" not in text
     assert "# f: TINYINT(1) holding values other than 0 and 1" in text
+    assert config.tables["flags"].column_types == {"f": "integer"}  # so no row is quarantined
     assert yaml.safe_load(text)["tables"]["flags"]["primary_key"] == ["id"]
 
     again = run_cli("discover", "--database", database, "--out", str(out), env=env)
@@ -66,6 +68,7 @@ def test_discover_writes_a_file_that_loads_every_table_unedited(settings, tmp_pa
     assert reconciled.returncode == 0, reconciled.stdout[-3000:] + reconciled.stderr[-2000:]
     schema = config.warehouse_schema
     assert staged(settings, schema, "audit_log") == [(1, "x"), (1, "x"), (2, None)]  # data
+    assert staged(settings, schema, "flags", "id, f") == [(1, 0), (2, 1), (3, 5)]
 
     # keyless rows are compared as a multiset: one of two identical rows lost is a difference
     with pg_connect(settings.postgres) as conn:
@@ -97,8 +100,8 @@ def test_discover_writes_a_file_that_loads_every_table_unedited(settings, tmp_pa
     assert reconciled.returncode == 0, reconciled.stdout[-3000:]
 
 
-def staged(settings, schema: str, table: str) -> list[tuple]:
+def staged(settings, schema: str, table: str, columns: str = "at, msg") -> list[tuple]:
     with pg_connect(settings.postgres) as conn:
         return conn.execute(
-            f"select at, msg from {schema}.{table} order by 1, 2"  # noqa: S608
+            f"select {columns} from {schema}.{table} order by 1, 2"  # noqa: S608
         ).fetchall()

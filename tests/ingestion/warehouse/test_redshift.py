@@ -52,11 +52,16 @@ MANIFEST = CuratedManifest(
 )
 
 
-def load_steps(mode="incremental", superseded=False, load_id="0f" * 16, primary_key=("id",)):
+SPATIAL = [*COLUMNS[:2], {"name": "site", "redshift": "geometry", "nullable": True}]
+
+
+def load_steps(
+    mode="incremental", superseded=False, load_id="0f" * 16, primary_key=("id",), columns=COLUMNS
+):
     return rsql.load_transaction(
         schema="jlr_ops_staging",
         table="items",
-        columns=COLUMNS,
+        columns=columns,
         primary_key=list(primary_key),
         mode=mode,
         copy_manifest_url="s3://jlr-lake/curated/jlr_ops/items/batch=x/_redshift_copy.json",
@@ -97,6 +102,13 @@ def every_statement() -> list[tuple[str, str]]:
     for mode, superseded in modes:
         label = "superseded" if superseded else mode
         named += [(f"{label} load: {s.name}", s.sql) for s in load_steps(mode, superseded)]
+    spatial = load_steps(columns=SPATIAL)  # staged as VARCHAR, converted on insert
+    named += [
+        (f"spatial: {s.name}", s.sql) for s in spatial if s.name in ("create temp table", "insert")
+    ]
+    named.append(
+        ("create table (spatial)", rsql.create_table("s", "sites", SPATIAL, ["id"], rsql.Layout()))
+    )
     composite = load_steps(primary_key=("id", "note"))
     named += [(f"composite key: {s.name}", s.sql) for s in composite if "deletions" in s.name]
     return named

@@ -106,6 +106,15 @@ insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_i
 -- append load: insert
 insert into "jlr_ops_staging"."items" ("id", "amount", "note", "doc", "payload", "updated_at", "_batch_id", "_is_deleted", "_loaded_at") select "id", "amount", "note", json_parse("doc"), "payload", "updated_at", "_batch_id", "_is_deleted", sysdate from "_batch_items" where not "_is_deleted" and exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
 
+-- spatial: create temp table
+create temp table "_batch_items" ("id" bigint, "amount" decimal(12,2), "site" varchar(65535));
+
+-- spatial: insert
+insert into "jlr_ops_staging"."items" ("id", "amount", "site", "_loaded_at") select "id", "amount", st_geomfromewkb("site"), sysdate from "_batch_items" where not "_is_deleted" and exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
+
+-- create table (spatial)
+create table if not exists "s"."sites" ("id" bigint not null, "amount" decimal(12,2), "site" geometry, "_loaded_at" timestamptz not null default sysdate, primary key ("id")) encode auto diststyle auto sortkey auto;
+
 -- composite key: record deletions
 insert into "ops"."deleted_keys" ("source", "table_name", "key_value", "batch_id", "manifest_key", "deleted_at") select 'jlr_ops', 'items', cast(b."id" as varchar) || '|' || cast(b."note" as varchar), '20261124T080000Z', 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', sysdate from "_batch_items" b where b."_is_deleted" and exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
 
