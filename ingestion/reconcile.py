@@ -192,10 +192,10 @@ def _normalised(inner: Normaliser, steps: tuple[str, ...], salt: str) -> Normali
 
 def _base_rule(column: SourceColumn, types: dict[str, str], zone: ZoneInfo | None) -> Normaliser:
     raw = types["raw"]
+    if raw == "bool" or types["spark"] == "boolean":  # a BIT(1) is a boolean too
+        return _as_bool
     if raw in ("int", "bits"):
         return _as_int
-    if raw == "bool":
-        return _as_bool
     if raw == "float":
         return _as_float(column.data_type == "float")
     if column.data_type == "decimal":
@@ -300,8 +300,13 @@ def _source_rows(
 def _staging_rows(
     settings: Settings, schema: str, plan: TablePlan, columns: list[str]
 ) -> Iterator[tuple]:
+    jsonb = {c.name for c in plan.columns if map_column(c.as_dict()).postgres == "jsonb"}
     query = sql.SQL("select {} from {}").format(
-        sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+        sql.SQL(", ").join(
+            # as text: psycopg reads a JSON null as None, which is SQL NULL's value too
+            sql.SQL("{}::text").format(sql.Identifier(c)) if c in jsonb else sql.Identifier(c)
+            for c in columns
+        ),
         sql.Identifier(schema, plan.table),
     )
     with (

@@ -79,26 +79,6 @@ def test_discover_writes_a_file_that_loads_every_table_unedited(settings, tmp_pa
     lost = run_cli("reconcile", "--source", str(out), env=elsewhere)
     assert lost.returncode == 1 and "audit_log" in lost.stdout, lost.stdout[-3000:]
 
-    # an append-only table in mode append: each run inserts only the rows after its window
-    data = yaml.safe_load(text)
-    data["tables"]["event_log"] = {"mode": "append", "cursor": "at", "safety_lag_seconds": 0}
-    out.write_text(yaml.safe_dump(data))
-    assert run_cli("ingest", "--source", str(out), "--tables", "event_log", env=env).returncode == 0
-    with connect(settings.mysql, database) as conn, conn.cursor() as cur:
-        cur.execute("insert into event_log values (utc_timestamp(6) - interval 1 second, 'a'), "
-                    "(utc_timestamp(6) - interval 1 second, 'a')")  # fmt: skip
-    appended = run_cli("ingest", "--source", str(out), "--tables", "event_log", env=env)
-    assert appended.returncode == 0, appended.stdout[-3000:] + appended.stderr[-2000:]
-    assert len(staged(settings, schema, "event_log")) == 4
-    with pg_connect(settings.postgres) as conn:
-        modes = conn.execute(
-            "select mode, rows_loaded, rows_deleted from ops.load_audit "
-            "where table_name = 'event_log' order by started_at"
-        ).fetchall()
-    assert modes == [("full", 2, 0), ("full", 2, 2), ("append", 2, 0)]
-    reconciled = run_cli("reconcile", "--source", str(out), "--tables", "event_log", env=env)
-    assert reconciled.returncode == 0, reconciled.stdout[-3000:]
-
 
 def staged(settings, schema: str, table: str, columns: str = "at, msg") -> list[tuple]:
     with pg_connect(settings.postgres) as conn:
