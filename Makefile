@@ -6,7 +6,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 DBT   := $(VENV)/bin/dbt
 ENV ?= dev
-AWS_TABLES := plants,vehicle_models,model_trims,parts,dealers,customers,vehicles,sales_orders,warranty_claims
+comma := ,
 # Exports the local stack's settings (ports, users, generated passwords) for dbt and psql.
 WITH_ENV := eval "$$($(PY) -m ingestion.config.settings --shell)" &&
 
@@ -46,7 +46,7 @@ discover: up ## Write a source file for a database: DATABASE=name OUT=file.yml [
 
 ingest: ## Extract -> crawl -> curate -> load; SOURCE=file.yml TABLES=a,b FULL_REFRESH=1 DRY_RUN=1 WAIT=s LOG_FORMAT=json TARGET=aws ENV=dev
 ifeq ($(TARGET),aws)
-	@$(VENV)/bin/python -m infra.deploy run --env $(ENV) --tables $(or $(TABLES),$(AWS_TABLES)) $(if $(FULL_REFRESH),--full-refresh)
+	@$(VENV)/bin/python -m infra.deploy run --env $(ENV) $(if $(TABLES),--tables $(TABLES)) $(if $(FULL_REFRESH),--full-refresh)
 else
 	@$(MAKE) --no-print-directory up
 	@$(PY) -m ingestion ingest $(if $(SOURCE),--source $(SOURCE)) $(if $(TABLES),--tables $(TABLES)) $(if $(FULL_REFRESH),--full-refresh) $(if $(DRY_RUN),--dry-run) $(if $(WAIT),--wait $(WAIT)) $(if $(LOG_FORMAT),--log-format $(LOG_FORMAT))
@@ -55,8 +55,8 @@ endif
 reconcile: up ## Source vs warehouse staging for every table: counts, keys, per-column checksums; SOURCE=file.yml TABLES=a,b
 	@$(WITH_ENV) $(PY) -m ingestion reconcile $(if $(SOURCE),--source $(SOURCE)) $(if $(TABLES),--tables $(TABLES))
 
-package: setup ## Build the Lambda zip, the Glue artifacts and the templates under dist/<version>/
-	@$(VENV)/bin/python -m infra.package
+package: setup ## Build the Lambda zip, the Glue artifacts, the templates and the source files under dist/<version>/; SOURCES=a.yml,b.yml
+	@$(VENV)/bin/python -m infra.package $(foreach f,$(subst $(comma), ,$(SOURCES)),--source $(f))
 
 deploy: package ## Deploy to AWS: ENV=dev ARTIFACTS_BUCKET=... SUBNETS=subnet-a,subnet-b SECURITY_GROUPS=sg-x
 	@$(VENV)/bin/python -m infra.deploy deploy --env $(ENV) --artifacts-bucket $(ARTIFACTS_BUCKET) --subnets $(SUBNETS) --security-groups $(SECURITY_GROUPS)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 
 from glue_jobs.curate_batches import CurateOptions, build_spark, curate_table
-from glue_jobs.glue_args import failure_summary, resolve_args
+from glue_jobs.glue_args import failure_summary, resolve_args, table_list
 from ingestion import events
 from ingestion.catalog.crawl import crawl_table
 from ingestion.catalog.glue import GlueCatalog
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         lake = open_lake(args["LAKE_URI"])
         # the tables named by the caller (the state machine passes the extracted ones), else
         # every table of the file's selection that has committed raw data
-        wanted = [t for t in args["TABLES"].split(",") if t]
+        wanted = table_list(args["TABLES"])
         tables = wanted or select_tables(config, None, zone_tables(lake, "raw", args["SOURCE"]))
         if args["CATALOG"] == "glue":
             catalog = GlueCatalog()

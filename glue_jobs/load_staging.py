@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sys
 
-from glue_jobs.glue_args import failure_summary, resolve_args
+from glue_jobs.glue_args import failure_summary, resolve_args, table_list
 from ingestion import events
 from ingestion.config.settings import Settings
 from ingestion.config.source import SOURCES_DIR, load_source, select_tables
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         config = load_source(args["SOURCE_CONFIG"] or SOURCES_DIR / f"{args['SOURCE']}.yml")
         lake = open_lake(args["LAKE_URI"])
-        tables = [t for t in args["TABLES"].split(",") if t] or select_tables(
+        tables = table_list(args["TABLES"]) or select_tables(
             config, None, zone_tables(lake, "curated", args["SOURCE"])
         )
         with _open_warehouse(args["WAREHOUSE"], config, Settings.load(), tables) as warehouse:

@@ -199,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
     d.add_argument("--no-execute", action="store_true", help="create the change set only")
     r = sub.choices["run"]
-    r.add_argument("--tables", default=None, help="comma-separated (default: the schedule's)")
+    r.add_argument(
+        "--tables", default=None, help="comma-separated (default: what the source file selects)"
+    )
     r.add_argument("--full-refresh", action="store_true")
     r.add_argument("--source", default="jlr_ops")
     args = parser.parse_args(argv)
@@ -236,10 +238,8 @@ def main(argv: list[str] | None = None) -> int:
         stack_outputs = outputs(cfn, name)
         if args.command == "run":
             payload = {"source": args.source, "full_refresh": args.full_refresh}
-            if args.tables:
+            if args.tables:  # else the state machine asks the function what the file selects
                 payload["tables"] = args.tables.split(",")
-            else:
-                raise DeployError("--tables is required (the schedule passes its own list)")
             status = run_pipeline(
                 _client("stepfunctions", args.region), stack_outputs["StateMachineArn"], payload
             )

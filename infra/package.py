@@ -6,6 +6,9 @@
 * ``glue/``: the two job scripts, ``jlr_platform.zip`` (``ingestion`` and ``glue_jobs``, for
   ``--extra-py-files``) and ``requirements.txt`` (for ``--additional-python-modules``).
 * ``infra/``: the CloudFormation template and the state machine definition.
+* ``sources/``: the source files (``ingestion/sources/*.yml`` and any given with ``--source``),
+  each checked as a run would load it; the function and the jobs read them from S3, so a source
+  changes with a deploy and no rebuild of the code.
 
 Versions come from requirements.lock, so the artifacts carry exactly what the tests ran with.
 """
@@ -19,6 +22,8 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+
+from ingestion.errors import PlatformError
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_DEPENDENCIES = ["PyMySQL", "pydantic", "pydantic_core", "PyYAML", "annotated-types",
@@ -110,19 +115,39 @@ def build_infra(out: Path) -> Path:
     return infra
 
 
-def build(out: Path) -> Path:
+def build_sources(out: Path, extra: list[Path] = ()) -> Path:
+    """Every source file, validated (a broken file fails here, not in the night's run)."""
+    from ingestion.config.source import SOURCES_DIR, load_source
+
+    sources = out / "sources"
+    sources.mkdir(parents=True, exist_ok=True)
+    for path in [*sorted(SOURCES_DIR.glob("*.yml")), *extra]:
+        config = load_source(path)
+        shutil.copy(path, sources / f"{config.name}.yml")  # found by the source's name
+    return sources
+
+
+def build(out: Path, sources: list[Path] = ()) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     build_lambda(out)
     build_glue(out)
     build_infra(out)
+    build_sources(out, list(sources))
     return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--version", default=None, help="release name (default: git describe)")
+    parser.add_argument(
+        "--source", action="append", type=Path, default=[], help="another source file to ship"
+    )
     args = parser.parse_args()
-    out = build(ROOT / "dist" / (args.version or version()))
+    try:
+        out = build(ROOT / "dist" / (args.version or version()), args.source)
+    except PlatformError as exc:
+        print(f"package: {exc}", file=sys.stderr)
+        return 1
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
         print(f"{path.stat().st_size / 2**20:8.2f} MiB  {path.relative_to(ROOT)}")
     return 0

@@ -15,9 +15,10 @@ Result::
                  "resumed", "seconds"} | {"table", "status": "failed", "error"}],
      "continuation": {"tables": [...]} | null}
 
-``{"action": "tables", "source"}`` returns ``{"status": "complete", "source", "tables": [...]}``:
-the source file's tables and patterns resolved against the live catalog (the state machine's
-first step; it extracts, curates and loads exactly those).
+``{"action": "tables", "source", "input": {...}}`` returns ``{"status": "complete", "source",
+"tables": [...]}``: the input's ``tables`` if it has them (each checked), else the source file's
+tables and patterns resolved against the live catalog (the state machine's first step; it extracts,
+curates and loads exactly those). A failure raises, so the execution fails with the cause.
 
 ``{"action": "lock" | "unlock", "source", "run_id"}`` takes or releases the source's run lock for
 a Step Functions execution (``run_id``: its name); a lock held by another run raises
@@ -27,7 +28,8 @@ a Step Functions execution (``run_id``: its name); a lock held by another run ra
 the deadline, default 60 s) with every finished chunk committed; invoke it again with the
 returned ``continuation`` (the Step Functions loop does) and it resumes at the first uncommitted
 chunk. Environment: ``JLR_LAKE_URI`` (``s3://bucket/prefix``), ``JLR_MYSQL_SECRET_ARN`` or
-``JLR_MYSQL_HOST``/``_PORT``/``_USER``/``_PASSWORD``, optionally ``JLR_SOURCE_CONFIG`` (a path).
+``JLR_MYSQL_HOST``/``_PORT``/``_USER``/``_PASSWORD``; the source file from ``JLR_SOURCE_CONFIG``
+(a path or s3:// URI) or ``JLR_SOURCES_URI`` (``<uri>/<source>.yml``, where deploy uploads them).
 Logs are JSON lines without secrets.
 """
 
@@ -50,8 +52,9 @@ from ingestion.source.plan import source_tables
 log = logging.getLogger("jlr.extract")
 
 
-def _config_path(event: dict, settings: Settings) -> Path:
-    return settings.source_config or SOURCES_DIR / f"{event.get('source', 'jlr_ops')}.yml"
+def _config_path(event: dict, settings: Settings) -> str | Path:
+    source = event.get("source", "jlr_ops")
+    return settings.source_file(source) or SOURCES_DIR / f"{source}.yml"
 
 
 def _lake(settings: Settings) -> Lake:
@@ -71,12 +74,15 @@ def handler(event: dict | None, context) -> dict:
         settings = Settings.load()
         margin = settings.stop_margin_ms
         config = load_source(_config_path(event, settings))
-        wanted = (event.get("continuation") or {}).get("tables") or event.get("tables")
+        given = event.get("input") or event  # the tables action gets the execution's input
+        wanted = (event.get("continuation") or {}).get("tables") or given.get("tables")
         endpoint = source_endpoint(config, settings)
         tables, warnings = _source_tables(config, endpoint, wanted)
         lake = _lake(settings) if event.get("action") != "tables" else None
     except PlatformError as exc:
         log.error("extract not started", extra={"error": str(exc)})
+        if event.get("action") == "tables":
+            raise  # the state machine's catch: the run fails and notifies, naming the cause
         return _failed(event, str(exc))
     for line in warnings:
         log.warning("table selection", extra={"warning": line})

@@ -8,6 +8,7 @@ run as they would in Glue: as separate processes with Glue-style arguments, thei
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -111,7 +112,8 @@ def run_job(
     error = None
     with log_path.open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(  # noqa: S603 - our own script, arguments are a list
-            [sys.executable, str(GLUE_JOBS / job.script), *job.args, "--TABLES", ",".join(tables)],
+            [sys.executable, str(GLUE_JOBS / job.script), *job.args]
+            + ["--TABLES", json.dumps(tables)],  # a JSON array, as Step Functions passes it
             stdout=subprocess.PIPE,
             stderr=log,
             text=True,

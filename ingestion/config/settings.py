@@ -49,6 +49,9 @@ OPTIONS: dict[str, str] = {
     "JLR_MYSQL_CONNECT_ATTEMPTS": "4",
     "JLR_MYSQL_CONNECT_BACKOFF": "1",
     "JLR_SOURCE_CONFIG": "",  # the Lambda's source file (default: the packaged one)
+    # where source files live on AWS (s3://bucket/prefix/sources, uploaded by deploy): the
+    # Lambda reads <JLR_SOURCES_URI>/<source>.yml
+    "JLR_SOURCES_URI": "",
     "JLR_STOP_MARGIN_MS": "60000",  # the Lambda stops this long before its deadline
     "JLR_SPARK_MASTER": "local[2]",  # local mode only; Glue has its own
     "JLR_SPARK_DRIVER_MEMORY": "2g",
@@ -215,11 +218,14 @@ class Settings:
     def pii_salt_secret_arn(self) -> str | None:
         return self.options["JLR_PII_SALT_SECRET_ARN"] or None
 
-    @property
-    def source_config(self) -> Path | None:
-        return (
-            Path(self.options["JLR_SOURCE_CONFIG"]) if self.options["JLR_SOURCE_CONFIG"] else None
-        )
+    def source_file(self, source: str) -> str | None:
+        """The source file to read for ``source``: JLR_SOURCE_CONFIG (a path or an s3:// URI),
+        else ``<JLR_SOURCES_URI>/<source>.yml``, else None (the packaged one)."""
+        if self.options["JLR_SOURCE_CONFIG"]:
+            return self.options["JLR_SOURCE_CONFIG"]
+        if self.options["JLR_SOURCES_URI"]:
+            return f"{self.options['JLR_SOURCES_URI'].rstrip('/')}/{source}.yml"
+        return None
 
     @property
     def stop_margin_ms(self) -> int:

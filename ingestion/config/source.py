@@ -204,7 +204,7 @@ class SourceConfig(BaseModel):
     exclude: list[TableName] = Field(
         default_factory=list, description="table names or patterns never copied"
     )
-    path: Path | None = Field(default=None, exclude=True)
+    path: Path | str | None = Field(default=None, exclude=True)  # str: an s3:// URI
 
     def table(self, name: str) -> TableConfig:
         """The settings of a concrete table: its own entry, else the first pattern matching it
@@ -229,7 +229,7 @@ def is_pattern(name: str) -> bool:
     return any(c in name for c in "*?[")
 
 
-def _merge_defaults(path: Path, data: dict) -> dict:
+def _merge_defaults(path: Path | str, data: dict) -> dict:
     """``defaults:`` and ``include:`` folded into ``tables:``: each entry is the defaults
     overridden by its own fields; each include pattern is an entry of its own (after the
     file's entries, so those win)."""
@@ -254,7 +254,7 @@ def _merge_defaults(path: Path, data: dict) -> dict:
     return data
 
 
-def _format_error(path: Path, error: dict) -> str:
+def _format_error(path: Path | str, error: dict) -> str:
     location = ".".join(str(p) for p in error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "string_pattern_mismatch":
@@ -264,7 +264,26 @@ def _format_error(path: Path, error: dict) -> str:
     return f"{path}: {location}: {message}"
 
 
+def _read_s3(uri: str) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ingestion.aws import client
+
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    try:
+        return client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise ConfigError(f"{uri}: cannot read the source file ({code})") from None
+    except BotoCoreError as exc:
+        raise ConfigError(f"{uri}: cannot read the source file ({exc})") from None
+
+
 def load_source(path: Path | str) -> SourceConfig:
+    """A source file, from a path (or a bare name: ``ingestion/sources/<name>.yml``) or an
+    ``s3://`` URI (where deploy uploads them)."""
+    if str(path).startswith("s3://"):
+        return _parse(str(path), _read_s3(str(path)))
     path = Path(path)
     if not path.is_file():
         name = path.stem
@@ -273,8 +292,13 @@ def load_source(path: Path | str) -> SourceConfig:
             path = candidate
         else:
             raise ConfigError(f"{path}: source configuration not found")
+    return _parse(path, path.read_text(encoding="utf-8"))
+
+
+def _parse(path: Path | str, text: str) -> SourceConfig:
+    """``path``: where the text came from, as error messages name it (an s3:// URI stays one)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

@@ -15,7 +15,7 @@ from glue_jobs.curation import (
     split_rejects,
     zero_date_counts,
 )
-from glue_jobs.glue_args import resolve_args
+from glue_jobs.glue_args import resolve_args, table_list
 from ingestion.errors import ConfigError
 
 
@@ -146,6 +146,11 @@ def test_glue_style_arguments():
         resolve_args(
             ["job.py", "--JOB_NAME", "j", "--LAKE_URI", "x"], ["JOB_NAME", "LAKE_URI", "SOURCE"]
         )
+    # --TABLES: a JSON array (Step Functions, any name) or a comma list (by hand)
+    assert table_list('["a,b", "Order"]') == ["a,b", "Order"]
+    assert table_list("a,b,") == ["a", "b"] and table_list("") == []
+    with pytest.raises(ConfigError, match="not a JSON array of table names"):
+        table_list("[1, 2]")
 
 
 def test_soft_deleted_rows_are_marked_and_a_tombstone_wins_over_an_update(spark, tmp_path):

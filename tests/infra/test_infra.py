@@ -21,6 +21,7 @@ import yaml
 from infra import deploy, package
 from ingestion.config.settings import REPO_ROOT
 from ingestion.demo.generator import seed_database
+from ingestion.errors import ConfigError
 from ingestion.logs import metrics_record
 
 INFRA = REPO_ROOT / "infra"
@@ -117,6 +118,20 @@ def test_the_state_machine_is_valid_states_language():
     machine = json.loads(ASL.read_text())
     _check_machine(machine)
     states = _states(machine)
+    # the tables come from the source file (through the function), never from a fixed list
+    assert states["AcquireLock"]["Next"] == "SelectTables"
+    assert states["SelectTables"]["Parameters"]["Payload"]["action"] == "tables"
+    assert states["TablesSelected"]["Parameters"]["tables.$"] == "$.selected.tables"
+    for job in ("Curate", "Load"):  # the jobs work on exactly those (a JSON array)
+        assert states[job]["Parameters"]["Arguments"] == {
+            "--TABLES.$": "States.JsonToString($.tables)"
+        }
+    template = yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)
+    schedule = template["Resources"]["Schedule"]["Properties"]["Target"]["Input"]["Sub"]
+    assert "tables" not in schedule and "Tables" not in template["Parameters"]
+    for job in ("CurateJob", "LoadJob"):
+        arguments = template["Resources"][job]["Properties"]["DefaultArguments"]
+        assert arguments["--SOURCE_CONFIG"]["Sub"].endswith("/sources/${SourceName}.yml")
     # the loop: Extract -> ExtractOutcome -> Resume -> Extract until complete, then the jobs
     assert states["ExtractOutcome"]["Choices"][1]["Next"] == "Resume"
     assert states["Resume"]["Next"] == "Extract"
@@ -327,6 +342,7 @@ def test_deploy_uploads_the_release_and_creates_the_stack_through_a_change_set(
     assert keys == {
         f"releases/{name}/{p.relative_to(out).as_posix()}" for p in out.rglob("*") if p.is_file()
     }
+    assert f"releases/{name}/sources/jlr_ops.yml" in keys  # what the function and jobs read
     encryption = s3.get_bucket_encryption(Bucket=f"jlr-artifacts-{name}")
     assert encryption["ServerSideEncryptionConfiguration"]["Rules"]
     cfn = boto3.client("cloudformation")
@@ -341,6 +357,19 @@ def test_deploy_uploads_the_release_and_creates_the_stack_through_a_change_set(
     assert any("ExtractorRole" in r for r in roles) and any("GlueRole" in r for r in roles)
     # deploying the same release again is a no-op update, not an error
     assert deploy.main(arguments) == 0
+
+
+def test_package_ships_every_source_file_checked(tmp_path):
+    extra = tmp_path / "shop.yml"
+    extra.write_text(
+        "name: shop\ndatabase: shop\nwarehouse_schema: shop_staging\ntables:\n  '*': {}\n"
+    )
+    sources = package.build_sources(tmp_path / "out", [extra])
+    assert sorted(p.name for p in sources.iterdir()) == ["jlr_ops.yml", "shop.yml"]
+    broken = tmp_path / "broken.yml"
+    broken.write_text("name: broken\ntables: {}\n")
+    with pytest.raises(ConfigError, match="broken.yml"):
+        package.build_sources(tmp_path / "again", [broken])
 
 
 def test_deploy_without_a_package_says_what_to_run(aws, capsys):

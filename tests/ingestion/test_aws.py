@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from ingestion.demo.generator import seed_database
-from ingestion.errors import LakeError
+from ingestion.errors import ConfigError, LakeError
 from ingestion.lake.storage import S3Lake, open_lake
 from ingestion.lambda_handler import handler
 from ingestion.logs import JsonFormatter
@@ -255,3 +255,33 @@ def test_every_aws_client_retries_in_standard_mode():
         if "boto3.client(" in path.read_text() and path != REPO_ROOT / "ingestion" / "aws.py"
     ]
     assert own == []
+
+
+def test_the_run_selects_its_tables_from_the_source_file_deploy_uploaded(
+    lambda_env, settings, monkeypatch
+):
+    """The state machine's first step: the source file, read from S3 where deploy puts it,
+    resolved against the live catalog (patterns, exclude); a list in the input wins; a file
+    that cannot be read fails the step with the cause."""
+    bucket = new_bucket()
+    boto3.client("s3").put_object(
+        Bucket=bucket,
+        Key="releases/r1/sources/src.yml",
+        Body=b"name: src\nwarehouse_schema: s\nexclude: [vehicles]\ntables:\n"
+        b"  'v*': {}\n  dealers: {}\n  'nothing_*': {}\n",
+    )
+    monkeypatch.delenv("JLR_SOURCE_CONFIG")
+    monkeypatch.setenv("JLR_SOURCES_URI", f"s3://{bucket}/releases/r1/sources")
+    event = {"action": "tables", "source": "src", "input": {"source": "src"}}
+    answer = handler(event, LambdaContext(900_000))
+    assert answer == {
+        "status": "complete",
+        "source": "src",
+        "tables": ["dealers", "vehicle_models"],  # named first, then the pattern's, less exclude
+    }
+    given = {**event, "input": {"source": "src", "tables": ["dealers"]}}
+    assert handler(given, LambdaContext(900_000))["tables"] == ["dealers"]
+    with pytest.raises(ConfigError, match="not configured"):
+        handler({**event, "input": {"tables": ["plants"]}}, LambdaContext(900_000))
+    with pytest.raises(ConfigError, match=r"sources/nope\.yml: cannot read the source file"):
+        handler({**event, "source": "nope"}, LambdaContext(900_000))
