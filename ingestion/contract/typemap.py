@@ -185,72 +185,58 @@ def map_column(column: dict) -> ColumnType:
     )
 
 
+def _example(data_type: str, column_type: str, **fields) -> dict:
+    return {"data_type": data_type, "column_type": column_type, **fields}
+
+
 # One example column per row of the README's type table (``markdown_table``; a test checks that
 # the README shows exactly this): (what the row covers, information_schema fields).
 EXAMPLES: list[tuple[str, dict]] = [
-    ("TINYINT(1), BOOL", {"data_type": "tinyint", "column_type": "tinyint(1)"}),
+    ("TINYINT(1), BOOL", _example("tinyint", "tinyint(1)")),
     (
         "TINYINT(1) with `column_types: {c: integer}`",
-        {"data_type": "tinyint", "column_type": "tinyint(1)", "override": "integer"},
+        _example("tinyint", "tinyint(1)", override="integer"),
     ),
-    ("TINYINT, TINYINT UNSIGNED, SMALLINT", {"data_type": "smallint", "column_type": "smallint"}),
-    (
-        "SMALLINT UNSIGNED, MEDIUMINT [UNSIGNED], INT",
-        {"data_type": "int", "column_type": "int(11)"},
-    ),
-    ("INT UNSIGNED, BIGINT", {"data_type": "bigint", "column_type": "bigint(20)"}),
-    ("BIGINT UNSIGNED", {"data_type": "bigint", "column_type": "bigint(20) unsigned"}),
-    ("YEAR", {"data_type": "year", "column_type": "year(4)"}),
+    ("TINYINT, TINYINT UNSIGNED, SMALLINT", _example("smallint", "smallint")),
+    ("SMALLINT UNSIGNED, MEDIUMINT [UNSIGNED], INT", _example("int", "int(11)")),
+    ("INT UNSIGNED, BIGINT", _example("bigint", "bigint(20)")),
+    ("BIGINT UNSIGNED", _example("bigint", "bigint(20) unsigned")),
+    ("YEAR", _example("year", "year(4)")),
     (
         "DECIMAL(p,s), p ≤ 38",
-        {
-            "data_type": "decimal",
-            "column_type": "decimal(12,2)",
-            "numeric_precision": 12,
-            "numeric_scale": 2,
-        },
-    ),  # fmt: skip
+        _example("decimal", "decimal(12,2)", numeric_precision=12, numeric_scale=2),
+    ),
     (
         "DECIMAL(p,s), p > 38",
-        {
-            "data_type": "decimal",
-            "column_type": "decimal(65,30)",
-            "numeric_precision": 65,
-            "numeric_scale": 30,
-        },
-    ),  # fmt: skip
-    ("FLOAT", {"data_type": "float", "column_type": "float"}),
-    ("DOUBLE", {"data_type": "double", "column_type": "double"}),
-    ("BIT(1)", {"data_type": "bit", "column_type": "bit(1)", "numeric_precision": 1}),
-    ("BIT(2) … BIT(63)", {"data_type": "bit", "column_type": "bit(12)", "numeric_precision": 12}),
-    ("BIT(64)", {"data_type": "bit", "column_type": "bit(64)", "numeric_precision": 64}),
-    ("DATE", {"data_type": "date", "column_type": "date"}),
-    ("DATETIME(fsp)", {"data_type": "datetime", "column_type": "datetime(6)"}),
-    ("TIMESTAMP(fsp)", {"data_type": "timestamp", "column_type": "timestamp(6)"}),
-    ("TIME(fsp)", {"data_type": "time", "column_type": "time(6)"}),
+        _example("decimal", "decimal(65,30)", numeric_precision=65, numeric_scale=30),
+    ),
+    ("FLOAT", _example("float", "float")),
+    ("DOUBLE", _example("double", "double")),
+    ("BIT(1)", _example("bit", "bit(1)", numeric_precision=1)),
+    ("BIT(2) … BIT(63)", _example("bit", "bit(12)", numeric_precision=12)),
+    ("BIT(64)", _example("bit", "bit(64)", numeric_precision=64)),
+    ("DATE", _example("date", "date")),
+    ("DATETIME(fsp)", _example("datetime", "datetime(6)")),
+    ("TIMESTAMP(fsp)", _example("timestamp", "timestamp(6)")),
+    ("TIME(fsp)", _example("time", "time(6)")),
     (
         "CHAR(n), VARCHAR(n), ENUM, SET (n = 40, utf8mb4)",
-        {
-            "data_type": "varchar",
-            "column_type": "varchar(40)",
-            "char_max_length": 40,
-            "charset": "utf8mb4",
-        },
-    ),  # fmt: skip
-    ("TINYTEXT, TEXT, MEDIUMTEXT, LONGTEXT", {"data_type": "text", "column_type": "text"}),
-    ("JSON (MariaDB: LONGTEXT with json_valid)", {"data_type": "json", "column_type": "json"}),
+        _example("varchar", "varchar(40)", char_max_length=40, charset="utf8mb4"),
+    ),
+    ("TINYTEXT, TEXT, MEDIUMTEXT, LONGTEXT", _example("text", "text")),
+    ("JSON (MariaDB: LONGTEXT with json_valid)", _example("json", "json")),
     (
         "BINARY(n), VARBINARY(n), *BLOB (n = 16)",
-        {"data_type": "varbinary", "column_type": "varbinary(16)", "char_max_length": 16},
+        _example("varbinary", "varbinary(16)", char_max_length=16),
     ),
     (
         "GEOMETRY, POINT, LINESTRING, POLYGON, MULTIPOINT, MULTILINESTRING, MULTIPOLYGON, "
         "GEOMETRYCOLLECTION (with SRID)",
-        {"data_type": "geometry", "column_type": "geometry"},
+        _example("geometry", "geometry"),
     ),
-    ("INET4 (MariaDB)", {"data_type": "inet4", "column_type": "inet4"}),
-    ("INET6 (MariaDB)", {"data_type": "inet6", "column_type": "inet6"}),
-    ("UUID (MariaDB)", {"data_type": "uuid", "column_type": "uuid"}),
+    ("INET4 (MariaDB)", _example("inet4", "inet4")),
+    ("INET6 (MariaDB)", _example("inet6", "inet6")),
+    ("UUID (MariaDB)", _example("uuid", "uuid")),
 ]
 
 
