@@ -145,6 +145,29 @@ def test_chunks_split_large_tables_and_the_manifest_is_last(settings, tmp_path):
     assert raw_manifests(lake, "src", "t") == [result.manifest_key]
 
 
+def test_a_keyless_run_cut_short_starts_over_with_nothing_doubled(settings, tmp_path):
+    """No key, no order to resume from: a deadline fails the run with advice (rather than a
+    continuation that would start over forever), and the next run abandons the unfinished one
+    and copies every row once, identical rows included."""
+    run_sql(
+        settings,
+        "create table log (at int, v varchar(10))",
+        "insert into log select seq mod 7, 'same' from seq_1_to_2500",
+    )
+    config = load_source(config_file(tmp_path, "  log:\n    chunk_rows: 1000\n"))
+    lake = open_lake(settings.lake_uri)
+    with pytest.raises(SourceError, match="has no primary key, so its copy cannot be continued"):
+        extract_table(config, settings.mysql, lake, "log", should_stop=lambda: True)
+    unfinished = lake.list("raw/src/log/", ".gz")
+    assert len(unfinished) == 1  # its first chunk was committed, and is never read
+    result = extract_table(config, settings.mysql, lake, "log")
+    assert (result.status, result.resumed, result.rows) == ("committed", False, 2500)
+    assert raw_manifests(lake, "src", "log") == [result.manifest_key]
+    assert unfinished[0] not in lake.list("raw/src/log/", ".gz")  # the abandoned run is gone
+    manifest = lake.get_json(result.manifest_key)
+    assert manifest["primary_key"] == [] and len(read_rows(lake, manifest)) == 2500
+
+
 def test_files_without_a_manifest_are_invisible(settings, tmp_path):
     lake = open_lake(settings.lake_uri)
     lake.put_bytes("raw/src/t/run=20990101T000000000000Z/part-00000.jsonl.gz", b"partial")
