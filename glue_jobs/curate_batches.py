@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -180,7 +181,6 @@ def _checked_records(
     totals = checked.agg(F.count(F.lit(1)), *[agg for _, agg in zero_counts]).first()
     extracted = int(totals[0])
     zeros = {name: int(totals[i + 1] or 0) for i, (name, _) in enumerate(zero_counts)}
-    zeros = {name: n for name, n in zeros.items() if n}
     if extracted != manifest.records:
         raise CurateError(
             f"{manifest.table} batch {manifest.run_id}: raw files hold {extracted} records but "
@@ -254,11 +254,11 @@ def curate_batch(
     primary_key, cursor = list(manifest.primary_key), manifest.cursor
     batch_id = manifest.run_id
     names = [c["name"] for c in contract]
-    checked, extracted, zeros = _checked_records(
+    checked, extracted, nulled_here = _checked_records(
         spark, lake, manifest, contract, primary_key, options.zero_dates
     )
-    for column, count in manifest.zero_dates.items():  # nulled by the extractor
-        zeros[column] = zeros.get(column, 0) + count
+    # per column: full zero dates the extractor made null, and zero-in-date values made null here
+    zeros = dict(Counter(manifest.zero_dates) + Counter(nulled_here))
     good, bad = split_rejects(checked)
     good = normalise(good, contract, options.text_rules, options.pii_salt)
     good = datetimes_to_utc(good, contract, options.source_time_zone)
@@ -326,7 +326,7 @@ def curate_batch(
         deletes=deletes,
         files=len(files),
         seconds=time.perf_counter() - started,
-        zero_dates=sum(zeros.values()) - sum(manifest.zero_dates.values()),
+        zero_dates=sum(nulled_here.values()),
     )
 
 

@@ -17,7 +17,6 @@ from ingestion.contract.typemap import GEOMETRY_HEX_LIMIT
 CORRUPT = "_corrupt_record"
 ERRORS = "_errors"
 RAW = "_raw"  # the row's values as read, kept so a rejected row is quarantined as it came
-ZERO_IN_DATE = r"^(0000-[0-9]{2}-[0-9]{2}|[0-9]{4}-00-[0-9]{2}|[0-9]{4}-[0-9]{2}-00)"
 TIME_PATTERN = r"^-?[0-9]{1,3}:[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?$"
 STRICT_JSON = {
     "mode": "PERMISSIVE",
@@ -67,7 +66,7 @@ def raw_schema(contract: list[dict]) -> T.StructType:
 def zero_in_date(raw_col: Column) -> Column:
     """A DATE/DATETIME text with a zero year, month or day (``2019-00-00``,
     ``0000-00-00 14:02:10``), which the server accepts unless NO_ZERO_IN_DATE."""
-    return raw_col.rlike(ZERO_IN_DATE)
+    return raw_col.rlike(rules.ZERO_IN_DATE)
 
 
 def _typed(

@@ -225,8 +225,8 @@ def cmd_dry_run(config, settings: Settings, tables: list[str], full_refresh: boo
 
 
 def _source_tables(config, settings: Settings, wanted: str | None) -> list[str]:
-    """The file's tables resolved against the live catalog (patterns, exclude); a pattern that
-    matches nothing is a warning, a wanted table the file does not select an error."""
+    """The file's tables resolved against the live catalog (``source_tables``), its warnings
+    shown."""
     from ingestion.source.mysql import connect
     from ingestion.source.plan import source_tables
 
@@ -237,8 +237,6 @@ def _source_tables(config, settings: Settings, wanted: str | None) -> list[str]:
         )
     for line in warnings:
         err_console.print(f"[yellow]warning: {line}[/yellow]", soft_wrap=True, highlight=False)
-    if not tables:
-        raise ConfigError(f"{config.path}: tables: no table of {database!r} is selected")
     return tables
 
 
@@ -388,8 +386,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     for column in ("table", "rows", "primary key", "mode", "notes"):
         summary.add_column(column, justify="right" if column == "rows" else "left")
     for t in found.tables:
-        incremental = t.cursor and t.primary_key
-        mode = "" if t.skipped else (f"incremental ({t.cursor})" if incremental else "full")
+        mode = "" if t.skipped else (f"incremental ({t.cursor})" if t.incremental else "full")
         notes = f"[yellow]left out: {t.skipped}[/yellow]" if t.skipped else "; ".join(t.notes)
         summary.add_row(t.name, f"{t.rows:,}", ",".join(t.primary_key), mode, notes)
     for view in found.views:

@@ -142,10 +142,7 @@ def _source_tables(config, endpoint, wanted: list[str] | None) -> tuple[list[str
     """The file's tables (names and patterns) resolved against the source's live catalog."""
     database = config.database or endpoint.database  # the file's, if it names one
     with connect(endpoint, database) as conn:
-        tables, warnings = source_tables(config, conn, database, wanted)
-    if not tables:
-        raise ConfigError(f"{config.path}: tables: no table of {database!r} is selected")
-    return tables, warnings
+        return source_tables(config, conn, database, wanted)
 
 
 def run_lock(event: dict) -> dict:

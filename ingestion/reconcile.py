@@ -64,7 +64,7 @@ def _text(value: object) -> str:
     return str(value)
 
 
-ZERO_IN_DATE = re.compile(r"(0000-\d\d-\d\d|\d{4}-00-\d\d|\d{4}-\d\d-00)")
+ZERO_IN_DATE = re.compile(rules.ZERO_IN_DATE)
 
 
 def _zero_date(text: str) -> bool:
@@ -192,7 +192,7 @@ def _normalised(inner: Normaliser, steps: tuple[str, ...], salt: str) -> Normali
 
 def _base_rule(column: SourceColumn, types: dict[str, str], zone: ZoneInfo | None) -> Normaliser:
     raw = types["raw"]
-    if raw == "bool" or types["spark"] == "boolean":  # a BIT(1) is a boolean too
+    if types["spark"] == "boolean":  # TINYINT(1) and BIT(1)
         return _as_bool
     if raw in ("int", "bits"):
         return _as_int

@@ -343,7 +343,12 @@ def select_tables(
 ) -> list[str]:
     """The tables to process: the file's selection (``resolve_tables``), or the ``wanted``
     subset of it; a wanted name the file does not select is an error."""
-    chosen, _ = resolve_tables(config, available)
+    return subset(config, resolve_tables(config, available)[0], wanted)
+
+
+def subset(config: SourceConfig, chosen: list[str], wanted: list[str] | None) -> list[str]:
+    """``wanted`` out of the file's selection ``chosen`` (all of it when none is wanted), in
+    the selection's order; a wanted name the file does not select is an error."""
     if not wanted:
         return chosen
     unknown = [t for t in wanted if t not in chosen]

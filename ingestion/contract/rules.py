@@ -13,8 +13,9 @@ Per column, in order:
   text rules, so equal emails hash alike);
 
 and, for the source's DATETIME columns when the source names its ``source_time_zone``, the
-value read in that zone and stored as a UTC instant (``to_utc``). Zero dates are NULL from the
-extract on (counted in the manifests), so no rule here deals with them.
+value read in that zone and stored as a UTC instant (``to_utc``). Full zero dates are NULL from
+the extract on; a DATE/DATETIME with a zero year, month or day (``ZERO_IN_DATE``) is made NULL
+by the curate job (or rejected, with ``zero_dates: reject``); both are counted in the manifests.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from dataclasses import dataclass
 
 TRIM, EMAIL, HASH = "trim", "email", "hash"
 SPACE = " "  # what Spark's trim removes; tabs and other white space stay
+# a zero year, month or day at the start of a DATE/DATETIME text (``2019-00-00``,
+# ``0000-00-00 14:02:10``); one pattern for Spark's ``rlike`` and Python's ``re``
+ZERO_IN_DATE = r"^(0000-[0-9]{2}-[0-9]{2}|[0-9]{4}-00-[0-9]{2}|[0-9]{4}-[0-9]{2}-00)"
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,11 @@ class DiscoveredTable:
     column_types: dict[str, str] = field(default_factory=dict)  # column -> type override
     skipped: str | None = None  # why the table is left out
 
+    @property
+    def incremental(self) -> bool:
+        """A server-maintained cursor and a key to merge by: ``mode: incremental``."""
+        return bool(self.cursor and self.primary_key)
+
 
 @dataclass
 class Discovery:
@@ -200,7 +205,7 @@ def render(discovery: Discovery, name: str, schema: str) -> str:
             ]
         else:
             lines.append(f"    primary_key: [{', '.join(t.primary_key)}]")
-        if t.primary_key and t.cursor:
+        if t.incremental:
             lines += [
                 "    mode: incremental",
                 f"    cursor: {t.cursor}  # maintained by ON UPDATE CURRENT_TIMESTAMP",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ingestion.config.source import SourceConfig, TableConfig, resolve_tables, select_tables
-from ingestion.contract.typemap import SPATIAL_TYPES, map_column
+from ingestion.config.source import SourceConfig, TableConfig, resolve_tables, subset
+from ingestion.contract.typemap import map_column
 from ingestion.errors import CatalogError, ConfigError, UnsupportedTypeError
 from ingestion.source.mysql import SourceColumn, base_tables, primary_key, table_columns
 
@@ -38,10 +38,13 @@ def source_tables(
     config: SourceConfig, conn, database: str, wanted: list[str] | None = None
 ) -> tuple[list[str], list[str]]:
     """The tables a run works on: the file's names and patterns resolved against the live
-    catalog (``resolve_tables``), or the ``wanted`` subset; and the warnings to show."""
-    available = base_tables(conn, database)
-    _, warnings = resolve_tables(config, available)
-    return select_tables(config, wanted, available), warnings
+    catalog (``resolve_tables``), or the ``wanted`` subset; and the warnings to show. None
+    selected is an error."""
+    chosen, warnings = resolve_tables(config, base_tables(conn, database))
+    tables = subset(config, chosen, wanted)
+    if not tables:
+        raise ConfigError(f"{config.path}: tables: no table of {database!r} is selected")
+    return tables, warnings
 
 
 def _selected_columns(where: str, columns: list[SourceColumn], tcfg: TableConfig) -> list:
@@ -63,10 +66,6 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
         raise ConfigError(f"{where}: table {table!r} does not exist in MySQL database {database!r}")
     tcfg = config.table(table)
     columns = _selected_columns(where, all_columns, tcfg)
-    for name in tcfg.column_types:
-        if name not in {c.name for c in columns}:
-            raise ConfigError(f"{where}.column_types: column {name!r} is not copied")
-    columns = [replace(c, override=tcfg.column_types.get(c.name)) for c in columns]
     names = {c.name for c in columns}
     left_out = {c.name for c in all_columns} - names
     pk = list(tcfg.primary_key) if tcfg.primary_key else primary_key(conn, database, table)
@@ -93,9 +92,10 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
             check(fieldname, value)
     for value in tcfg.sort_keys:
         check("sort_keys", value)
-    for fieldname in ("email_columns", "pii_columns"):
+    for fieldname in ("email_columns", "pii_columns", "column_types"):
         for value in getattr(tcfg, fieldname):
             check(fieldname, value)
+    columns = [replace(c, override=tcfg.column_types.get(c.name)) for c in columns]
     partition = tcfg.partition_column
     if partition and next(c for c in columns if c.name == partition).data_type not in (
         "date",
@@ -110,18 +110,18 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
             f"{where}.partition_column: the partition key "
             f"{partition}_{tcfg.partition_granularity} is already a column"
         )
-    spatial = {c.name for c in columns if c.data_type in SPATIAL_TYPES}
+    raws = {}
+    for column in columns:  # an unsupported type fails this table here, before any data moves
+        try:
+            raws[column.name] = map_column(column.as_dict()).raw
+        except CatalogError as exc:
+            raise UnsupportedTypeError(f"table {table!r}, {exc}") from None
     for value in [tcfg.dist_key, *tcfg.sort_keys]:
-        if value in spatial:
+        if value and raws[value] == "ewkb":
             raise ConfigError(
                 f"{where}: {value!r} is a spatial column; Redshift cannot distribute or sort "
                 "by a GEOMETRY"
             )
-    for column in columns:  # an unsupported type fails this table here, before any data moves
-        try:
-            map_column(column.as_dict())
-        except CatalogError as exc:
-            raise UnsupportedTypeError(f"table {table!r}, {exc}") from None
     plan = TablePlan(table, columns, pk, tcfg)
     if tcfg.streams > 1 and (len(pk) != 1 or plan.column(pk[0]).data_type not in INTEGER_TYPES):
         raise ConfigError(f"{where}.streams: parallel streams need a single integer primary key")

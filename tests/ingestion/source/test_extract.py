@@ -130,14 +130,21 @@ def test_values_are_extracted_exactly(settings, tmp_path):
     assert types["doc"]["postgres"] == "jsonb" and types["id"]["spark"] == "decimal(20,0)"
 
 
-def test_chunks_split_large_tables_and_the_manifest_is_last(settings, tmp_path):
+def rows_in_chunks(settings, tmp_path, table: str, columns: str, values: str):
+    """A 2,500-row table read in chunks of 1,000: its source config and the test's lake."""
     run_sql(
         settings,
-        "create table t (id int primary key, v varchar(10))",
-        "insert into t select seq, concat('v', seq) from seq_1_to_2500",
+        f"create table {table} ({columns})",
+        f"insert into {table} select {values} from seq_1_to_2500",
     )
-    config = load_source(config_file(tmp_path, "  t:\n    chunk_rows: 1000\n"))
-    lake = open_lake(settings.lake_uri)
+    config = load_source(config_file(tmp_path, f"  {table}:\n    chunk_rows: 1000\n"))
+    return config, open_lake(settings.lake_uri)
+
+
+def test_chunks_split_large_tables_and_the_manifest_is_last(settings, tmp_path):
+    config, lake = rows_in_chunks(
+        settings, tmp_path, "t", "id int primary key, v varchar(10)", "seq, concat('v', seq)"
+    )
     result = extract_table(config, settings.mysql, lake, "t")
     manifest = lake.get_json(result.manifest_key)
     assert [f["rows"] for f in manifest["files"]] == [1000, 1000, 500]
@@ -149,13 +156,9 @@ def test_a_keyless_run_cut_short_starts_over_with_nothing_doubled(settings, tmp_
     """No key, no order to resume from: a deadline fails the run with advice (rather than a
     continuation that would start over forever), and the next run abandons the unfinished one
     and copies every row once, identical rows included."""
-    run_sql(
-        settings,
-        "create table log (at int, v varchar(10))",
-        "insert into log select seq mod 7, 'same' from seq_1_to_2500",
+    config, lake = rows_in_chunks(
+        settings, tmp_path, "log", "at int, v varchar(10)", "seq mod 7, 'same'"
     )
-    config = load_source(config_file(tmp_path, "  log:\n    chunk_rows: 1000\n"))
-    lake = open_lake(settings.lake_uri)
     with pytest.raises(SourceError, match="has no primary key, so its copy cannot be continued"):
         extract_table(config, settings.mysql, lake, "log", should_stop=lambda: True)
     unfinished = lake.list("raw/src/log/", ".gz")
