@@ -31,10 +31,12 @@ from glue_jobs.curation import (
     split_rejects,
     with_lineage,
     with_partition,
+    with_warehouse_names,
     zero_date_counts,
 )
 from ingestion.catalog.crawl import Catalog, contract_from_columns
 from ingestion.config.settings import Settings
+from ingestion.contract.names import warehouse_name
 from ingestion.contract.rules import TextRules
 from ingestion.errors import CurateError
 from ingestion.events import BatchCurated
@@ -100,11 +102,17 @@ class CurateOptions:
                 f"{config.path}: tables.{table}.pii_columns: no salt to hash "
                 "with; set JLR_PII_SALT (make up generates one locally)"
             )
+        # the job works on warehouse names (contract.names) from the read on
+        rules = tcfg.text_rules
         return cls(
-            tcfg.text_rules,
+            TextRules(
+                rules.trim_strings,
+                tuple(map(warehouse_name, rules.email_columns)),
+                tuple(map(warehouse_name, rules.pii_columns)),
+            ),
             salt,
             config.connection.source_time_zone,
-            tcfg.partition_column,
+            tcfg.partition_column and warehouse_name(tcfg.partition_column),
             tcfg.partition_granularity,
             rows_per_file,
             tcfg.zero_dates,
@@ -120,11 +128,12 @@ def _read_raw(
     for kind in ("data", "delete"):
         paths = [lake.url(f["key"]) for f in manifest.files_of(kind)]
         if paths:
-            df = (
+            df = with_warehouse_names(
                 spark.read.schema(schema)
                 .option("mode", "PERMISSIVE")
                 .option("columnNameOfCorruptRecord", CORRUPT)
-                .json(paths)
+                .json(paths),
+                contract,
             )
             parts.append(
                 df.withColumn("_source_file", F.input_file_name()).withColumn(
@@ -133,7 +142,7 @@ def _read_raw(
             )
     if not parts:
         return (
-            spark.createDataFrame([], schema)
+            with_warehouse_names(spark.createDataFrame([], schema), contract)
             .withColumn("_source_file", F.lit(None).cast("string"))
             .withColumn("_is_deleted", F.lit(False))
         )
@@ -172,7 +181,8 @@ def _checked_records(
     """Every raw record cast to its type, with what failed and why; their number, which must
     be the manifest's; and per column the zero-in-date values made null (one pass)."""
     checked = apply_contract(_read_raw(spark, lake, manifest, contract), contract, pk, zero_dates)
-    checked = mark_soft_deletes(checked, manifest.soft_delete_column)
+    soft = manifest.soft_delete_column
+    checked = mark_soft_deletes(checked, soft and warehouse_name(soft))
     # read three times (count, rejects, curated): kept on local disk, not in the heap, so the
     # job's memory does not grow with the batch (MEMORY_AND_DISK ran out of a 2 GB heap on a
     # 5,250,000-row batch)
@@ -217,6 +227,7 @@ def _curated_columns(contract: list[dict], options: CurateOptions) -> list[dict]
     columns = [
         {
             "name": c["name"],
+            "source_name": c.get("source_name", c["name"]),
             "column_type": c["column_type"],
             "nullable": c["nullable"],
             **{k: c["types"][k] for k in ("spark", "postgres", "redshift")},
@@ -251,14 +262,17 @@ def curate_batch(
     started = time.perf_counter()
     options = options or CurateOptions()
     manifest = manifests.read_raw(lake, raw_key)
-    primary_key, cursor = list(manifest.primary_key), manifest.cursor
+    # the run's key and cursor, by their warehouse names (the columns' names from the read on)
+    primary_key = [warehouse_name(k) for k in manifest.primary_key]
+    cursor = manifest.cursor and warehouse_name(manifest.cursor)
     batch_id = manifest.run_id
     names = [c["name"] for c in contract]
     checked, extracted, nulled_here = _checked_records(
         spark, lake, manifest, contract, primary_key, options.zero_dates
     )
     # per column: full zero dates the extractor made null, and zero-in-date values made null here
-    zeros = dict(Counter(manifest.zero_dates) + Counter(nulled_here))
+    extracted_zeros = {warehouse_name(k): n for k, n in manifest.zero_dates.items()}
+    zeros = dict(Counter(extracted_zeros) + Counter(nulled_here))
     good, bad = split_rejects(checked)
     good = normalise(good, contract, options.text_rules, options.pii_salt)
     good = datetimes_to_utc(good, contract, options.source_time_zone)
@@ -342,7 +356,7 @@ def curate_table(
     database = layout.raw_database(source)
     done = curated_raw_manifests(lake, source, table)
     results = []
-    for partition in catalog.get_partitions(database, table):
+    for partition in catalog.get_partitions(database, warehouse_name(table)):
         raw_key = partition["Parameters"]["jlr.manifest"]
         if raw_key in done:
             continue

@@ -4,7 +4,8 @@ Arguments (Glue's ``--NAME value`` form):
   --JOB_NAME   job name (Glue passes it)
   --LAKE_URI   lake root: s3://bucket/prefix on AWS, file:///dir locally
   --SOURCE     source name, e.g. jlr_ops (the raw database is <SOURCE>_raw)
-  --TABLES     optional comma-separated table names; default: every table in the raw database
+  --TABLES     optional table names (their MySQL names), a JSON array or comma-separated;
+               default: every table of the source file's selection in the raw database
   --SOURCE_CONFIG  optional path of the source YAML (default: the packaged
                ingestion/sources/<SOURCE>.yml): trimming, email and PII columns, source zone
   --CATALOG    optional: local (default; JSON under the lake) or glue (the Glue Data Catalog:
@@ -21,14 +22,15 @@ from __future__ import annotations
 import sys
 
 from glue_jobs.curate_batches import CurateOptions, build_spark, curate_table
-from glue_jobs.glue_args import failure_summary, resolve_args, table_list
+from glue_jobs.glue_args import failure_summary, resolve_args
 from ingestion import events
 from ingestion.catalog.crawl import crawl_table
 from ingestion.catalog.glue import GlueCatalog
 from ingestion.catalog.local import LocalCatalog
 from ingestion.config.credentials import pii_salt
 from ingestion.config.settings import Settings
-from ingestion.config.source import SOURCES_DIR, load_source, select_tables
+from ingestion.config.source import SOURCES_DIR, load_source, select_tables, table_list
+from ingestion.contract.names import warehouse_name
 from ingestion.errors import ConfigError
 from ingestion.lake.layout import raw_database, zone_tables
 from ingestion.lake.storage import open_lake
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             catalog = LocalCatalog(lake)
             if not wanted:
                 registered = set(catalog.list_tables(raw_database(args["SOURCE"])))
-                tables = [t for t in tables if t in registered]
+                tables = [t for t in tables if warehouse_name(t) in registered]
         else:
             raise ConfigError(f"--CATALOG must be local or glue, not {args['CATALOG']!r}")
         spark = build_spark(args["JOB_NAME"], settings)

@@ -58,9 +58,23 @@ def raw_read_type(types: dict[str, str]) -> T.DataType:
     return T.StringType()
 
 
+def _raw_key(col: dict) -> str:
+    """A column's key in the raw JSON: its MySQL name."""
+    return col.get("source_name", col["name"])
+
+
 def raw_schema(contract: list[dict]) -> T.StructType:
-    fields = [T.StructField(c["name"], raw_read_type(c["types"]), True) for c in contract]
+    """The raw JSON records' schema: each field under its raw key, the MySQL name (any text;
+    ``read_raw_json`` renames them to their warehouse names as soon as they are read)."""
+    fields = [T.StructField(_raw_key(c), raw_read_type(c["types"]), True) for c in contract]
     return T.StructType([*fields, T.StructField(CORRUPT, T.StringType(), True)])
+
+
+def with_warehouse_names(df: DataFrame, contract: list[dict]) -> DataFrame:
+    """Raw records read with ``raw_schema``, their columns renamed (by position, so Spark never
+    parses a MySQL name holding dots, backticks or spaces) to their warehouse names."""
+    names = [c["name"] for c in contract]
+    return df.toDF(*names, *df.columns[len(names) :])
 
 
 def zero_in_date(raw_col: Column) -> Column:
@@ -148,10 +162,13 @@ def apply_contract(
     failures.append(F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed raw record")))
     names = [c["name"] for c in contract]
     passthrough = [c for c in df.columns if c not in names]
+    # the raw values under their raw keys (the MySQL names): a rejected row is quarantined as
+    # the extract wrote it
+    raw = [F.col(c["name"]).alias(_raw_key(c)) for c in contract]
     return df.select(
         *typed,
         *[F.col(c) for c in passthrough],
-        F.struct(*[F.col(n) for n in names]).alias(RAW),
+        F.struct(*raw).alias(RAW),
         F.filter(F.array(*failures), lambda x: x.isNotNull()).alias(ERRORS),
     )
 
@@ -164,7 +181,7 @@ def zero_date_counts(contract: list[dict], zero_dates: str) -> list[tuple[str, C
     return [
         (
             col["name"],
-            F.sum(F.when(zero_in_date(F.col(RAW)[col["name"]]), 1).otherwise(0)),
+            F.sum(F.when(zero_in_date(F.col(RAW).getField(_raw_key(col))), 1).otherwise(0)),
         )
         for col in contract
         if col["types"]["raw"] in ("date", "datetime")

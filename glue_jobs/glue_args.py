@@ -82,20 +82,3 @@ def failure_summary(job: str, exc: BaseException) -> str:
             message = f"{type(exc).__name__}: {lines[0] if lines else ''}"
     print(f"{job}: {message}", file=sys.stderr)
     return message
-
-
-def table_list(value: str) -> list[str]:
-    """``--TABLES``: a JSON array (what the state machine passes, ``States.JsonToString``; any
-    name survives it) or a comma-separated list (by hand)."""
-    import json
-
-    value = value.strip()
-    if value.startswith("["):
-        try:
-            tables = json.loads(value)
-        except ValueError:
-            tables = None
-        if not isinstance(tables, list) or not all(isinstance(t, str) for t in tables):
-            raise ConfigError(f"--TABLES: {value!r} is not a JSON array of table names")
-        return tables
-    return [t for t in value.split(",") if t]

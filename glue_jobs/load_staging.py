@@ -5,7 +5,8 @@ Arguments (Glue's ``--NAME value`` form):
   --LAKE_URI          lake root: s3://bucket/prefix on AWS, file:///dir locally
   --SOURCE            source name, e.g. jlr_ops
   --WAREHOUSE_SCHEMA  schema of the staging tables, e.g. jlr_ops_staging
-  --TABLES            optional comma-separated table names (default: every configured table)
+  --TABLES            optional table names (MySQL names), a JSON array or comma-separated
+                      (default: every table of the source file with a curated batch)
   --WAREHOUSE         optional: postgres (default; the local stand-in) or redshift
   --SOURCE_CONFIG     optional path of the source YAML (default: the packaged
                       ingestion/sources/<SOURCE>.yml): Redshift dist and sort keys
@@ -20,10 +21,11 @@ from __future__ import annotations
 
 import sys
 
-from glue_jobs.glue_args import failure_summary, resolve_args, table_list
+from glue_jobs.glue_args import failure_summary, resolve_args
 from ingestion import events
 from ingestion.config.settings import Settings
-from ingestion.config.source import SOURCES_DIR, load_source, select_tables
+from ingestion.config.source import SOURCES_DIR, load_source, select_tables, table_list
+from ingestion.contract.names import warehouse_name
 from ingestion.errors import ConfigError
 from ingestion.lake.layout import zone_tables
 from ingestion.lake.storage import open_lake
@@ -42,8 +44,10 @@ def _open_warehouse(kind: str, config, settings: Settings, tables: list[str]):
         from ingestion.warehouse.redshift import DataApi, RedshiftTarget, RedshiftWarehouse
         from ingestion.warehouse.redshift_sql import Layout
 
-        layouts = {
-            name: Layout(t.dist_key, tuple(t.sort_keys))
+        layouts = {  # by MySQL table name; the keys by their warehouse names
+            name: Layout(
+                t.dist_key and warehouse_name(t.dist_key), tuple(map(warehouse_name, t.sort_keys))
+            )
             for name, t in ((n, config.table(n)) for n in tables)
         }
         target = RedshiftTarget.from_env(settings.redshift)

@@ -14,6 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,8 +27,8 @@ from rich.table import Table
 
 from ingestion.config.credentials import source_endpoint
 from ingestion.config.settings import REPO_ROOT, Runtime, Settings
-from ingestion.config.source import load_source
-from ingestion.errors import ConfigError, PlatformError, UnsupportedTypeError
+from ingestion.config.source import load_source, table_list
+from ingestion.errors import ConfigError, PlatformError, TableError
 from ingestion.events import BatchCurated, BatchLoaded, Event
 from ingestion.lake.layout import table_rejects_prefix
 from ingestion.lake.storage import open_lake
@@ -94,10 +95,12 @@ class RichReporter(Reporter):
         self.tasks: dict[str, int] = {}
 
     def stage(self, name: str, detail: str = "") -> None:
-        self.progress.console.print(f"[bold]{name}[/bold]  {detail}")
+        self.progress.console.print(f"[bold]{name}[/bold]  {escape(detail)}")
 
     def extract_started(self, table: str, estimate: int) -> None:
-        self.tasks[table] = self.progress.add_task(f"extract {table}", total=max(estimate, 1))
+        self.tasks[table] = self.progress.add_task(
+            f"extract {escape(table)}", total=max(estimate, 1)
+        )
 
     def extract_rows(self, table: str, rows: int) -> None:
         self.progress.advance(self.tasks[table], rows)
@@ -108,12 +111,12 @@ class RichReporter(Reporter):
     def event(self, stage: str, event: Event) -> None:
         if isinstance(event, BatchCurated):
             self.progress.console.print(
-                f"  curated  {event.table:<16} {event.curated:>10,} rows  "
+                f"  curated  {escape(event.table):<16} {event.curated:>10,} rows  "
                 f"rejected {event.rejected:,}  duplicates {event.duplicates_removed:,}"
             )
         elif isinstance(event, BatchLoaded):
             self.progress.console.print(
-                f"  {event.status:<8} {event.table:<16} {event.rows_loaded:>10,} rows"
+                f"  {event.status:<8} {escape(event.table):<16} {event.rows_loaded:>10,} rows"
             )
 
 
@@ -140,7 +143,7 @@ def print_summary(runs: list[TableRun], seconds: float, source: str, lake_uri: s
     for r in runs:
         colour = {"ok": "green", "failed": "red"}.get(r.status, "yellow")
         table.add_row(
-            r.table,
+            escape(r.table),
             r.mode or "-",
             f"{r.extracted:,}",
             f"{r.zero_dates:,}",
@@ -161,12 +164,13 @@ def print_summary(runs: list[TableRun], seconds: float, source: str, lake_uri: s
             f"{r.curated} + rejected {r.rejected} + duplicates {r.duplicates}, "
             f"or curated != loaded {r.loaded} + deletes {r.deletes_applied}"
         )
-        err_console.print(f"[red]{r.table}[/red]: {why}", soft_wrap=True)
+        err_console.print(f"[red]{escape(r.table)}[/red]: {escape(why)}", soft_wrap=True)
     for r in runs:
         if r.rejected:
             console.print(
-                f"{r.table}: {r.rejected:,} rows quarantined with their reasons under "
-                f"{lake_uri}/{table_rejects_prefix(source, r.table)}"
+                f"{escape(r.table)}: {r.rejected:,} rows quarantined with their reasons under "
+                f"{lake_uri}/{table_rejects_prefix(source, r.table)}",
+                highlight=False,
             )
     catch_up = sum(r.catch_up for r in runs)
     note = f"; also finished {catch_up} batch(es) left by an interrupted run" if catch_up else ""
@@ -181,7 +185,7 @@ def cmd_dry_run(config, settings: Settings, tables: list[str], full_refresh: boo
 
     database = settings.source_database(config.database)
     lake = open_lake(settings.lake_uri)
-    table = Table(title=f"dry run: {config.name} ({database}) -> {settings.lake_uri}")
+    table = Table(title=f"dry run: {config.name} ({escape(database)}) -> {settings.lake_uri}")
     for column in ("table", "mode", "primary key", "cursor", "columns", "deletes"):
         table.add_column(column)
     unsupported = []
@@ -189,9 +193,9 @@ def cmd_dry_run(config, settings: Settings, tables: list[str], full_refresh: boo
         for name in tables:
             try:
                 plan = plan_table(config, conn, database, name)
-            except UnsupportedTypeError as exc:  # that table only: the others are still shown
+            except TableError as exc:  # that table only: the others are still shown
                 unsupported.append(f"{name}: {exc}")
-                table.add_row(name, "[red]cannot be copied[/red]", "", "", "", "")
+                table.add_row(escape(name), "[red]cannot be copied[/red]", "", "", "", "")
                 continue
             tcfg = plan.config
             watermark = (TableState(lake, config.name, name).watermark() or {}).get("high")
@@ -209,17 +213,18 @@ def cmd_dry_run(config, settings: Settings, tables: list[str], full_refresh: boo
                 )
                 if on
             )
+            staging = plan.warehouse_table
             table.add_row(
-                name,
+                escape(name if staging == name else f"{name} → {staging}"),
                 mode,
-                ",".join(plan.primary_key) or "(none: rows copied as they are)",
-                tcfg.cursor or "",
+                escape(",".join(plan.primary_key)) or "(none: rows copied as they are)",
+                escape(tcfg.cursor or ""),
                 str(len(plan.columns)),
-                deletes or "-",
+                escape(deletes) or "-",
             )
     console.print(table)
     for line in unsupported:
-        err_console.print(f"[red]{line}[/red]", soft_wrap=True, highlight=False)
+        err_console.print(f"[red]{escape(line)}[/red]", soft_wrap=True, highlight=False)
     console.print(f"{len(tables)} tables checked against the source; nothing was extracted")
     return 1 if unsupported else 0
 
@@ -233,10 +238,12 @@ def _source_tables(config, settings: Settings, wanted: str | None) -> list[str]:
     database = settings.source_database(config.database)
     with connect(source_endpoint(config, settings), database) as conn:
         tables, warnings = source_tables(
-            config, conn, database, wanted.split(",") if wanted else None
+            config, conn, database, table_list(wanted, "--tables") if wanted else None
         )
     for line in warnings:
-        err_console.print(f"[yellow]warning: {line}[/yellow]", soft_wrap=True, highlight=False)
+        err_console.print(
+            f"[yellow]warning: {escape(line)}[/yellow]", soft_wrap=True, highlight=False
+        )
     return tables
 
 
@@ -313,7 +320,7 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
 
 def print_reconciliation(results, seconds: float, source: str, database: str) -> None:
-    table = Table(title=f"reconcile: MySQL {database} vs warehouse staging ({source})")
+    table = Table(title=f"reconcile: MySQL {escape(database)} vs warehouse staging ({source})")
     for name in (
         "table",
         "source rows",
@@ -328,15 +335,15 @@ def print_reconciliation(results, seconds: float, source: str, database: str) ->
         table.add_column(name, justify="left" if name in ("table", "result") else "right")
     for r in results:
         if r.error:
-            verdict = f"[red]error[/red] {r.error}"
+            verdict = f"[red]error[/red] {escape(r.error)}"
         elif r.equal:
             verdict = "[green]equal[/green]"
         else:
             verdict = "[red]differs[/red]" + (
-                f" in {', '.join(r.columns_differing)}" if r.columns_differing else ""
+                f" in {escape(', '.join(r.columns_differing))}" if r.columns_differing else ""
             )
         table.add_row(
-            r.table,
+            escape(r.table),
             f"{r.source_rows:,}",
             f"{r.staging_rows:,}",
             f"{r.rejected:,}",
@@ -356,7 +363,7 @@ def print_reconciliation(results, seconds: float, source: str, database: str) ->
             if keys:
                 shown = ", ".join(str(k) for k in keys[:5])
                 console.print(
-                    f"  {r.table}: {label} (first {min(5, len(keys))}): {shown}",
+                    f"  {escape(r.table)}: {label} (first {min(5, len(keys))}): {escape(shown)}",
                     highlight=False,
                     soft_wrap=True,
                 )
@@ -382,15 +389,22 @@ def cmd_discover(args: argparse.Namespace) -> int:
     with connect(settings.mysql, args.database) as conn:
         found = discover(conn, args.database, include, exclude)
     name = args.name or source_name(args.database)
-    summary = Table(title=f"discover: {args.database} on {settings.mysql.host}")
-    for column in ("table", "rows", "primary key", "mode", "notes"):
+    summary = Table(title=f"discover: {escape(args.database)} on {settings.mysql.host}")
+    for column in ("table", "staging name", "rows", "primary key", "mode", "notes"):
         summary.add_column(column, justify="right" if column == "rows" else "left")
     for t in found.tables:
         mode = "" if t.skipped else (f"incremental ({t.cursor})" if t.incremental else "full")
-        notes = f"[yellow]left out: {t.skipped}[/yellow]" if t.skipped else "; ".join(t.notes)
-        summary.add_row(t.name, f"{t.rows:,}", ",".join(t.primary_key), mode, notes)
+        notes = (
+            f"[yellow]left out: {escape(t.skipped)}[/yellow]"
+            if t.skipped
+            else escape("; ".join(t.notes))
+        )
+        staging = "" if t.skipped or t.warehouse_name == t.name else t.warehouse_name
+        summary.add_row(
+            escape(t.name), staging, f"{t.rows:,}", escape(",".join(t.primary_key)), mode, notes
+        )
     for view in found.views:
-        summary.add_row(view, "", "", "", "[yellow]left out: a view[/yellow]")
+        summary.add_row(escape(view), "", "", "", "", "[yellow]left out: a view[/yellow]")
     err_console.print(summary)
     if not found.copied:
         raise ConfigError(
@@ -461,7 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="extract -> crawl -> curate -> load for the source's tables")
     p.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="source YAML file")
-    p.add_argument("--tables", help="comma-separated subset of the configured tables")
+    p.add_argument(
+        "--tables", help='subset of the configured tables: a,b or a JSON array ["a", "b"]'
+    )
     p.add_argument(
         "--full-refresh",
         action="store_true",
@@ -495,7 +511,9 @@ def build_parser() -> argparse.ArgumentParser:
         "per-column checksums); exit 1 on a difference not explained by recorded rejects",
     )
     p.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="source YAML file")
-    p.add_argument("--tables", help="comma-separated subset of the configured tables")
+    p.add_argument(
+        "--tables", help='subset of the configured tables: a,b or a JSON array ["a", "b"]'
+    )
     p.add_argument(
         "--log-format", choices=["human", "json"], default=Runtime.load().log_format or "human"
     )
@@ -523,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except PlatformError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         err_console.print("interrupted: committed work is kept; run the command again to resume")

@@ -25,8 +25,17 @@ class CatalogError(PlatformError):
     """The Glue-shaped catalog is missing a table or holds an incompatible definition."""
 
 
-class UnsupportedTypeError(CatalogError):
+class TableError(PlatformError):
+    """One table cannot be copied as it is; the other tables of the run can."""
+
+
+class UnsupportedTypeError(TableError, CatalogError):
     """A column's MySQL type has no mapping: that table cannot be copied; the others can."""
+
+
+class NameCollisionError(TableError, ConfigError):
+    """Two of a table's columns would have the same warehouse name (or one a name the pipeline
+    adds): that table cannot be copied; the others can."""
 
 
 class CurateError(PlatformError):

@@ -23,7 +23,7 @@ from ingestion.catalog.local import LocalCatalog
 from ingestion.config.credentials import source_endpoint
 from ingestion.config.settings import REPO_ROOT, Settings
 from ingestion.config.source import SourceConfig
-from ingestion.errors import PlatformError, UnsupportedTypeError
+from ingestion.errors import PlatformError, TableError
 from ingestion.events import Event
 from ingestion.lake import layout
 from ingestion.lake.lock import RunLock
@@ -170,7 +170,7 @@ class Ingest:
             for table in self.tables:
                 try:
                     plan_table(self.config, conn, self.database, table)
-                except UnsupportedTypeError as exc:  # that table only; the others go on
+                except TableError as exc:  # that table only; the others go on
                     self.runs[table].error = f"check: {exc}"
             with conn.cursor() as cur:
                 cur.execute(

@@ -41,6 +41,7 @@ from ingestion.config.credentials import pii_salt, source_endpoint
 from ingestion.config.settings import Settings
 from ingestion.config.source import SourceConfig
 from ingestion.contract import rules
+from ingestion.contract.names import warehouse_name
 from ingestion.contract.typemap import map_column
 from ingestion.errors import PlatformError
 from ingestion.lake.layout import rejects_prefix, table_rejects_prefix
@@ -292,7 +293,7 @@ def _source_rows(
         connect(settings.mysql, database, streaming=True, conv={}) as conn,
         conn.cursor() as cur,
     ):
-        cur.execute(query)
+        cur.execute(query, ())  # no parameters, but formatted as if (quote_ident doubles %)
         while rows := cur.fetchmany(FETCH):
             yield from rows
 
@@ -300,19 +301,22 @@ def _source_rows(
 def _staging_rows(
     settings: Settings, schema: str, plan: TablePlan, columns: list[str]
 ) -> Iterator[tuple]:
+    """Staging's rows: ``columns`` are MySQL names, read by their warehouse names."""
     jsonb = {c.name for c in plan.columns if map_column(c.as_dict()).postgres == "jsonb"}
     query = sql.SQL("select {} from {}").format(
         sql.SQL(", ").join(
             # as text: psycopg reads a JSON null as None, which is SQL NULL's value too
-            sql.SQL("{}::text").format(sql.Identifier(c)) if c in jsonb else sql.Identifier(c)
+            sql.SQL("{}::text").format(sql.Identifier(warehouse_name(c)))
+            if c in jsonb
+            else sql.Identifier(warehouse_name(c))
             for c in columns
         ),
-        sql.Identifier(schema, plan.table),
+        sql.Identifier(schema, plan.warehouse_table),
     )
     with (
         pg_connect(settings.postgres) as conn,
         conn.transaction(),
-        conn.cursor(name=f"reconcile_{plan.table}") as cur,
+        conn.cursor(name=f"reconcile_{plan.warehouse_table}") as cur,
     ):
         cur.itersize = FETCH
         cur.execute(query)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from ingestion.contract.names import warehouse_name
 from ingestion.errors import CatalogError
 from ingestion.faults import crash_point
 from ingestion.lake import layout
@@ -23,6 +24,7 @@ from ingestion.lake.storage import Lake
 JSON_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 TEXT_INPUT = "org.apache.hadoop.mapred.TextInputFormat"
 TEXT_OUTPUT = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+SOURCE_NAME = "jlr.source.name"  # a column's MySQL name, where its warehouse name differs
 CONTRACT_KEYS = (
     "data_type",
     "column_type",
@@ -58,20 +60,35 @@ def _hive_type(types: dict[str, str]) -> str:
 
 
 def glue_columns(manifest: RawManifest) -> list[dict]:
+    """The run's columns under their warehouse names (``contract.names``), each with its MySQL
+    contract; a column whose MySQL name differs keeps it in ``jlr.source.name`` (the raw JSON's
+    key)."""
     return [
         {
-            "Name": c["name"],
+            "Name": warehouse_name(c["name"]),
             "Type": _hive_type(c["types"]),
             "Comment": c["column_type"],
             "Parameters": {"jlr.mysql." + k: str(c[k]) for k in CONTRACT_KEYS}
-            | {"jlr.type." + k: v for k, v in c["types"].items()},
+            | {"jlr.type." + k: v for k, v in c["types"].items()}
+            | ({} if warehouse_name(c["name"]) == c["name"] else {SOURCE_NAME: c["name"]}),
         }
         for c in manifest.columns
     ]
 
 
+def serde_mappings(columns: list[dict]) -> dict[str, str]:
+    """The JSON SerDe's column -> JSON key mappings, for columns whose raw key (the MySQL name)
+    is not their catalog name: Athena and Glue's own readers then find every value."""
+    return {
+        f"mapping.{c['Name']}": c["Parameters"][SOURCE_NAME]
+        for c in columns
+        if SOURCE_NAME in c.get("Parameters", {})
+    }
+
+
 def contract_from_columns(name: str, columns: list[dict]) -> list[dict]:
-    """Back from Glue columns to the per-column contract the curate job needs."""
+    """Back from Glue columns to the per-column contract the curate job needs: ``name`` the
+    warehouse name, ``source_name`` the raw JSON's key."""
     out = []
     for col in columns:
         params = col.get("Parameters", {})
@@ -86,6 +103,7 @@ def contract_from_columns(name: str, columns: list[dict]) -> list[dict]:
         out.append(
             {
                 "name": col["Name"],
+                "source_name": params.get(SOURCE_NAME, col["Name"]),
                 "types": types,
                 "nullable": nullable,
                 "column_type": col.get("Comment", ""),
@@ -129,7 +147,8 @@ class CrawlResult:
 
 
 def crawl_table(lake: Lake, catalog: Catalog, source: str, table: str) -> CrawlResult:
-    """Register the table and one partition per committed run from the raw manifests."""
+    """Register the table (MySQL name ``table``) under its warehouse name, and one partition per
+    committed run, from the raw manifests."""
     committed = layout.raw_manifests(lake, source, table)
     if not committed:
         raise CatalogError(f"no committed raw data for {source}.{table}: extract it first")
@@ -138,8 +157,9 @@ def crawl_table(lake: Lake, catalog: Catalog, source: str, table: str) -> CrawlR
     database = layout.raw_database(source)
     columns = glue_columns(latest)
     now = datetime.now(UTC).isoformat()
+    name = warehouse_name(table)
     try:
-        current = catalog.get_table(database, table)
+        current = catalog.get_table(database, name)
     except CatalogError:
         current = None
     changed = current is None or current["StorageDescriptor"]["Columns"] != columns
@@ -151,10 +171,11 @@ def crawl_table(lake: Lake, catalog: Catalog, source: str, table: str) -> CrawlR
         "InputFormat": TEXT_INPUT,
         "OutputFormat": TEXT_OUTPUT,
         "Compressed": True,
-        "SerdeInfo": {"SerializationLibrary": JSON_SERDE},
+        "SerdeInfo": {"SerializationLibrary": JSON_SERDE}
+        | ({"Parameters": mappings} if (mappings := serde_mappings(columns)) else {}),
     }
     definition = {
-        "Name": table,
+        "Name": name,
         "DatabaseName": database,
         "TableType": "EXTERNAL_TABLE",
         "VersionId": str(version),
@@ -166,6 +187,7 @@ def crawl_table(lake: Lake, catalog: Catalog, source: str, table: str) -> CrawlR
             "classification": "json",
             "compressionType": "gzip",
             "jlr.source": source,
+            "jlr.source_table": table,
             # JSON: a column name may hold any character, a comma included
             "jlr.primary_key": json.dumps(latest.primary_key),
             "jlr.cursor": latest.cursor or "",
@@ -181,7 +203,7 @@ def crawl_table(lake: Lake, catalog: Catalog, source: str, table: str) -> CrawlR
             {
                 "Values": [run],
                 "DatabaseName": database,
-                "TableName": table,
+                "TableName": name,
                 "StorageDescriptor": {
                     **storage,
                     "Columns": part_columns,

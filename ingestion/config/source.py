@@ -8,6 +8,7 @@ here for shape; ``extract`` checks them again against the live information_schem
 from __future__ import annotations
 
 import fnmatch
+import json
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -25,17 +26,24 @@ from ingestion.contract.rules import TextRules
 from ingestion.errors import ConfigError
 
 SOURCES_DIR = Path(__file__).resolve().parent.parent / "sources"
-# Conservative identifier shape: anything else is rejected before it gets near SQL.
+# The names this project gives (a source, a staging schema): plain identifiers.
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_$]{0,63}$"
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN)]
-# a table entry: a name, or a glob pattern of names (*, ?, [...])
-TableName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_$*?\[\]!-]{1,64}$")]
+# A MySQL database, table or column name: any text MySQL accepts as a quoted name (1-64
+# characters, no NUL, not ending in a space). It is quoted on the source side and checked against
+# information_schema before use; the lake and the warehouse spell it by the warehouse-name rule
+# (ingestion.contract.names).
+MYSQL_NAME_PATTERN = r"^[^\x00]{0,63}[^\x00 ]$"
+SourceName = Annotated[str, StringConstraints(pattern=MYSQL_NAME_PATTERN)]
+# a table entry: a name, or a glob pattern of names (*, ?, [...]); a table whose name is
+# exactly the entry is that table, whatever characters its name holds
+TableName = SourceName
 
 
 class TableConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    primary_key: list[Identifier] | None = Field(
+    primary_key: list[SourceName] | None = Field(
         default=None,
         description="defaults to the table's PRIMARY KEY in information_schema; a table with "
         "none is keyless (mode full or append: its rows are copied as they are, identical rows "
@@ -48,7 +56,7 @@ class TableConfig(BaseModel):
         "merged by primary key; append: rows whose cursor moved since the last run, inserted "
         "as they are (append-only tables such as logs; no key needed)",
     )
-    cursor: Identifier | None = Field(
+    cursor: SourceName | None = Field(
         default=None,
         description="change-tracking column (e.g. updated_at); required for incremental. "
         "When a key arrives twice, the latest cursor value wins",
@@ -70,7 +78,7 @@ class TableConfig(BaseModel):
         description="compare primary keys with the previous run's and emit tombstones for keys "
         "that disappeared (deletes without a binlog)",
     )
-    soft_delete_column: Identifier | None = Field(
+    soft_delete_column: SourceName | None = Field(
         default=None,
         description="a row whose value here is set (not null, not 0) counts as deleted "
         "and is removed from staging",
@@ -89,37 +97,37 @@ class TableConfig(BaseModel):
         description="trim spaces around text values (off: staging holds the source's text "
         "exactly; cleaning is opted into, or done in dbt staging models)",
     )
-    email_columns: list[Identifier] = Field(
+    email_columns: list[SourceName] = Field(
         default_factory=list, description="trimmed and lowercased (before any hashing)"
     )
-    pii_columns: list[Identifier] = Field(
+    pii_columns: list[SourceName] = Field(
         default_factory=list,
         description="replaced by a salted SHA-256 (hex) in the curated zone; the salt comes "
         "from JLR_PII_SALT",
     )
-    partition_column: Identifier | None = Field(
+    partition_column: SourceName | None = Field(
         default=None,
         description="a DATE/DATETIME/TIMESTAMP column: the curated Parquet of each batch is "
         "partitioned by its month (or partition_granularity)",
     )
     partition_granularity: Literal["year", "month", "day"] = "month"
-    dist_key: Identifier | None = Field(
+    dist_key: SourceName | None = Field(
         default=None,
         description="Redshift distribution key of the staging table (default DISTSTYLE AUTO)",
     )
-    sort_keys: list[Identifier] = Field(
+    sort_keys: list[SourceName] = Field(
         default_factory=list,
         description="Redshift compound sort key of the staging table (default SORTKEY AUTO)",
     )
-    columns: list[Identifier] | None = Field(
+    columns: list[SourceName] | None = Field(
         default=None,
         description="copy only these columns (the key and the cursor must be among them)",
     )
-    exclude_columns: list[Identifier] = Field(
+    exclude_columns: list[SourceName] = Field(
         default_factory=list,
         description="leave these columns out (a large BLOB, a secret); never the key or cursor",
     )
-    column_types: dict[Identifier, Literal["integer", "boolean"]] = Field(
+    column_types: dict[SourceName, Literal["integer", "boolean"]] = Field(
         default_factory=dict,
         description="read a column as another type than the type map's default: integer (a "
         "TINYINT(1) or BIT(1) used as a number), boolean (an integer column used as a flag)",
@@ -189,7 +197,7 @@ class SourceConfig(BaseModel):
 
     name: Identifier
     description: str = ""
-    database: Identifier | None = Field(
+    database: SourceName | None = Field(
         default=None,
         description="MySQL schema; when the file names none, JLR_MYSQL_DATABASE (default "
         "jlr_ops) or the source secret's dbname",
@@ -209,10 +217,10 @@ class SourceConfig(BaseModel):
     def table(self, name: str) -> TableConfig:
         """The settings of a concrete table: its own entry, else the first pattern matching it
         (file order); the ``defaults:`` block is already merged into each entry."""
-        if name in self.tables and not is_pattern(name):
+        if name in self.tables:  # its own entry, even where the name looks like a pattern
             return self.tables[name]
         for key, tcfg in self.tables.items():
-            if is_pattern(key) and fnmatch.fnmatchcase(name, key):
+            if is_pattern(key) and matches(name, key):
                 return tcfg
         raise ConfigError(f"{self.path}: tables: {name!r} is not configured")
 
@@ -222,11 +230,17 @@ class SourceConfig(BaseModel):
         return [t for t in self.tables if not is_pattern(t)]
 
     def excluded(self, name: str) -> bool:
-        return any(fnmatch.fnmatchcase(name, p) for p in self.exclude)
+        return any(matches(name, p) for p in self.exclude)
 
 
 def is_pattern(name: str) -> bool:
     return any(c in name for c in "*?[")
+
+
+def matches(name: str, entry: str) -> bool:
+    """A table name against a ``tables:``/``exclude:`` entry: the entry itself (a MySQL name may
+    hold ``*``, ``?`` or ``[``), or a name its glob pattern matches."""
+    return name == entry or fnmatch.fnmatchcase(name, entry)
 
 
 def _merge_defaults(path: Path | str, data: dict) -> dict:
@@ -258,7 +272,13 @@ def _format_error(path: Path | str, error: dict) -> str:
     location = ".".join(str(p) for p in error["loc"])
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "string_pattern_mismatch":
-        message = f"{error.get('input')!r} is not a valid identifier"
+        if error.get("ctx", {}).get("pattern") == MYSQL_NAME_PATTERN:
+            message = (
+                f"{error.get('input')!r} is not a MySQL name (1 to 64 characters, no NUL, "
+                "not ending in a space)"
+            )
+        else:
+            message = f"{error.get('input')!r} is not a valid identifier"
     elif error["type"] == "extra_forbidden":
         message = "unknown field"
     return f"{path}: {location}: {message}"
@@ -331,10 +351,10 @@ def resolve_tables(
         for key in config.tables:
             if not is_pattern(key):
                 continue
-            matches = sorted(t for t in available if fnmatch.fnmatchcase(t, key))
-            if not matches:
+            found = sorted(t for t in available if matches(t, key))
+            if not found:
                 warnings.append(f"{config.path}: tables.{key}: the pattern matches no table")
-            chosen += [t for t in matches if t not in chosen and not config.excluded(t)]
+            chosen += [t for t in found if t not in chosen and not config.excluded(t)]
     return chosen, warnings
 
 
@@ -358,3 +378,18 @@ def subset(config: SourceConfig, chosen: list[str], wanted: list[str] | None) ->
             f"(configured: {', '.join(chosen)})"
         )
     return [t for t in chosen if t in wanted]
+
+
+def table_list(value: str, option: str = "--TABLES") -> list[str]:
+    """A list of table names given on a command line: a JSON array (what the state machine
+    passes, ``States.JsonToString``; any name survives it) or a comma-separated list."""
+    value = value.strip()
+    if value.startswith("["):
+        try:
+            tables = json.loads(value)
+        except ValueError:
+            tables = None
+        if not isinstance(tables, list) or not all(isinstance(t, str) for t in tables):
+            raise ConfigError(f"{option}: {value!r} is not a JSON array of table names")
+        return tables
+    return [t for t in value.split(",") if t]

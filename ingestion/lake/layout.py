@@ -14,13 +14,17 @@ _catalog/<source>_raw/<table>.json, <table>.partitions.json, _versions/<table>/N
 ```
 
 A curated batch's id is the raw run it came from, so curating a raw run again writes the same
-batch (idempotent). Source and table names are identifiers (no ``/`` or ``.``), so no two of
-these can collide.
+batch (idempotent). ``<table>`` is the table's warehouse name (``ingestion.contract.names``:
+lower case, ``[a-z0-9_]`` only), whatever its MySQL name holds; every function here takes the
+MySQL name (or the warehouse name: the rule leaves it unchanged) and spells it so. Source names
+are identifiers too, so no two of these keys can collide.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from ingestion.contract.names import warehouse_name
 
 if TYPE_CHECKING:
     from ingestion.lake.storage import Lake
@@ -40,7 +44,7 @@ def parent_prefix(key: str) -> str:
 
 # ------------------------------------------------------------------ raw zone
 def raw_table_prefix(source: str, table: str) -> str:
-    return f"raw/{source}/{table}"
+    return f"raw/{source}/{warehouse_name(table)}"
 
 
 def raw_run_prefix(source: str, table: str, run_id: str) -> str:
@@ -80,19 +84,27 @@ def raw_manifests(lake: Lake, source: str, table: str) -> list[str]:
 
 def zone_tables(lake: Lake, zone: str, source: str) -> list[str]:
     """The tables with at least one committed run (``raw``) or batch (``curated``) of the
-    source, sorted: what a job run by hand without a table list works on."""
+    source, by their MySQL names (each table's newest manifest names it), sorted: what a job
+    run by hand without a table list works on."""
     prefix = f"{zone}/{source}/"
-    return sorted({k[len(prefix) :].split("/", 1)[0] for k in lake.list(prefix, MANIFEST)})
+    newest = {}
+    for key in lake.list(prefix, MANIFEST):  # sorted: a table's newest manifest comes last
+        newest[key[len(prefix) :].split("/", 1)[0]] = key
+    return sorted(lake.get_json(key)["table"] for key in newest.values())
 
 
 # ------------------------------------------------------------------ curated zone and rejects
+def curated_table_prefix(source: str, table: str) -> str:
+    return f"curated/{source}/{warehouse_name(table)}"
+
+
 def curated_batch_prefix(source: str, table: str, batch_id: str) -> str:
-    return f"curated/{source}/{table}/batch={batch_id}"
+    return f"{curated_table_prefix(source, table)}/batch={batch_id}"
 
 
 def curated_manifests(lake: Lake, source: str, table: str) -> list[str]:
     """Committed curated batches of a table, oldest first."""
-    return lake.list(f"curated/{source}/{table}/", MANIFEST)
+    return lake.list(curated_table_prefix(source, table) + "/", MANIFEST)
 
 
 def redshift_copy_manifest(curated_manifest_key: str) -> str:
@@ -102,7 +114,7 @@ def redshift_copy_manifest(curated_manifest_key: str) -> str:
 
 def table_rejects_prefix(source: str, table: str) -> str:
     """Where every batch of the table keeps its rejected records."""
-    return f"rejects/{source}/{table}/"
+    return f"rejects/{source}/{warehouse_name(table)}/"
 
 
 def rejects_prefix(source: str, table: str, batch_id: str) -> str:
@@ -111,7 +123,7 @@ def rejects_prefix(source: str, table: str, batch_id: str) -> str:
 
 # ------------------------------------------------------------------ state
 def table_state_prefix(source: str, table: str) -> str:
-    return f"_state/{source}/{table}"
+    return f"_state/{source}/{warehouse_name(table)}"
 
 
 def table_state_file(source: str, table: str, name: str) -> str:
@@ -131,15 +143,16 @@ def catalog_database_prefix(database: str) -> str:
 
 
 def catalog_table_key(database: str, table: str) -> str:
-    return f"{catalog_database_prefix(database)}{table}.json"
+    return f"{catalog_database_prefix(database)}{warehouse_name(table)}.json"
 
 
 def catalog_partitions_key(database: str, table: str) -> str:
-    return f"{catalog_database_prefix(database)}{table}.partitions.json"
+    return f"{catalog_database_prefix(database)}{warehouse_name(table)}.partitions.json"
 
 
 def catalog_version_key(database: str, table: str, version: int) -> str:
-    return f"{catalog_database_prefix(database)}_versions/{table}/{version:06d}.json"
+    name = warehouse_name(table)
+    return f"{catalog_database_prefix(database)}_versions/{name}/{version:06d}.json"
 
 
 def catalog_table_name(key: str) -> str | None:

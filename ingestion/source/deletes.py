@@ -38,7 +38,7 @@ def _source_keys(endpoint: Endpoint, database: str, plan: TablePlan) -> Iterator
         f"select {select} from {quote_ident(database)}.{quote_ident(plan.table)} order by {select}"
     )
     with connect(endpoint, database, streaming=True) as conn, conn.cursor() as cur:
-        cur.execute(sql)
+        cur.execute(sql, ())  # formatted as a parameterised statement: quote_ident doubles a %
         while rows := cur.fetchmany(FETCH_ROWS):
             yield from (tuple(rows_) for rows_ in rows)
 

@@ -12,23 +12,30 @@ an entry the pipeline accepts as it is:
 * a comment on each column that needs attention (unsigned 64-bit, spatial, very wide values);
   a TINYINT(1) holding values other than 0 and 1 is written as ``column_types: {c: integer}``.
 
-What the pipeline cannot copy yet is listed in comments, never left in for the run to trip on:
-views, names the source file does not accept, and tables with a
-column of a type the type map has no mapping for (naming the column and its type).
+Any name MySQL accepts is written as it is (quoted where YAML needs it); where its warehouse name
+(``ingestion.contract.names``) differs, a comment shows the staging table and column names.
+
+What the pipeline cannot copy is listed in comments, never left in for the run to trip on: views,
+tables with a column of a type the type map has no mapping for (naming the column and its type),
+and tables whose warehouse name, or two of whose columns' warehouse names, would collide.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 from dataclasses import dataclass, field
 
+import yaml
+
 from ingestion.config.source import IDENTIFIER_PATTERN
+from ingestion.contract.names import RESERVED_COLUMNS, collisions, warehouse_name
 from ingestion.contract.typemap import map_column
 from ingestion.errors import CatalogError, ConfigError
 from ingestion.source.mysql import SourceColumn, primary_key, quote_ident, table_columns
 
-IDENTIFIER = re.compile(IDENTIFIER_PATTERN)  # what a source file accepts
+IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 LARGE_TABLE_ROWS = 1_000_000  # above this, suggest partitioning the curated Parquet
 WIDE_BYTES = 65_535  # Redshift's VARCHAR limit: longer values are rejected, not truncated
 DATE_TYPES = ("date", "datetime", "timestamp")
@@ -45,6 +52,11 @@ class DiscoveredTable:
     notes: dict[str, str] = field(default_factory=dict)  # column -> what needs attention
     column_types: dict[str, str] = field(default_factory=dict)  # column -> type override
     skipped: str | None = None  # why the table is left out
+    renamed: dict[str, str] = field(default_factory=dict)  # column -> its warehouse name
+
+    @property
+    def warehouse_name(self) -> str:
+        return warehouse_name(self.name)
 
     @property
     def incremental(self) -> bool:
@@ -90,7 +102,8 @@ def _boolean_holds_others(conn, database: str, table: str, column: str) -> bool:
     with conn.cursor() as cur:
         cur.execute(
             f"select 1 from {quote_ident(database)}.{quote_ident(table)} "
-            f"where {quote_ident(column)} not in (0, 1) limit 1"
+            f"where {quote_ident(column)} not in (0, 1) limit 1",
+            (),  # formatted as a parameterised statement: quote_ident doubles a %
         )
         return cur.fetchone() is not None
 
@@ -133,13 +146,12 @@ def _column_notes(
 def discover(
     conn, database: str, include: list[str] | None = None, exclude: list[str] | None = None
 ) -> Discovery:
-    if not IDENTIFIER.match(database):
-        raise ConfigError(f"database name {database!r} is not yet accepted by a source file")
     tables, extras = _catalog(conn, database)
     if not tables:
         raise ConfigError(f"database {database!r} has no tables (or does not exist)")
     include, exclude = include or [], exclude or []
     found, views = [], []
+    staging: dict[str, str] = {}  # warehouse name -> the table that has it
     for name, kind, rows in tables:
         if not _selected(name, include, exclude):
             continue
@@ -148,12 +160,21 @@ def discover(
             continue
         table = DiscoveredTable(name, rows)
         found.append(table)
-        columns = table_columns(conn, database, name)
-        odd = [c.name for c in columns if not IDENTIFIER.match(c.name)]
-        if not IDENTIFIER.match(name) or odd:
-            which = f"column {odd[0]!r}" if odd else "the table's"
-            table.skipped = f"{which} name is not yet accepted by a source file"
+        if (other := staging.setdefault(table.warehouse_name, name)) != name:
+            table.skipped = (
+                f"table {other!r} has the same warehouse name {table.warehouse_name!r} "
+                "(copy one of them: the two would share a staging table)"
+            )
             continue
+        columns = table_columns(conn, database, name)
+        if problems := collisions([c.name for c in columns], RESERVED_COLUMNS):
+            table.skipped = (
+                f"{'; '.join(problems)} (leave one out with exclude_columns, then copy it)"
+            )
+            continue
+        table.renamed = {
+            c.name: warehouse_name(c.name) for c in columns if warehouse_name(c.name) != c.name
+        }
         for c in columns:
             try:
                 map_column(c.as_dict())
@@ -182,20 +203,40 @@ def discover(
     return Discovery(database, found, views)
 
 
+def scalar(name: str) -> str:
+    """A MySQL name as a YAML scalar: plain where YAML reads it back as that very string (an
+    identifier that is not ``yes``, ``null``, ``1e3``...), else double-quoted (JSON's escapes
+    are YAML's)."""
+    if IDENTIFIER.match(name) and yaml.safe_load(name) == name:
+        return name
+    return json.dumps(name, ensure_ascii=False)
+
+
+def _names(names: list[str]) -> str:
+    return "[" + ", ".join(map(scalar, names)) + "]"
+
+
 def render(discovery: Discovery, name: str, schema: str) -> str:
     """The source file, with comments a person can act on."""
     lines = [
-        f"# Source file for MySQL database {discovery.database!r}, written by "
+        f"# Source file for MySQL database {scalar(discovery.database)}, written by "
         "`python -m ingestion discover`.",
         "# Edit freely: the run checks every name against the live catalog before data moves.",
+        "# Names are MySQL's; the lake and the warehouse spell them by the warehouse-name rule",
+        "# (lower case, other characters than a-z 0-9 _ become _): shown where they differ.",
         f"name: {name}",
-        f"database: {discovery.database}",
+        f"database: {scalar(discovery.database)}",
         f"warehouse_schema: {schema}",
         "",
         "tables:",
     ]
     for t in discovery.copied:
-        lines.append(f"  {t.name}:  # about {t.rows:,} rows")
+        lines.append(f"  {scalar(t.name)}:  # about {t.rows:,} rows")
+        if t.warehouse_name != t.name:
+            lines.append(f"    # staging table: {schema}.{t.warehouse_name}")
+        if t.renamed:
+            pairs = ", ".join(f"{scalar(c)} -> {w}" for c, w in t.renamed.items())
+            lines.append(f"    # columns in the warehouse: {pairs}")
         if not t.primary_key:
             lines += [
                 "    mode: full  # no primary key: every run copies the whole table as it is, "
@@ -204,11 +245,11 @@ def render(discovery: Discovery, name: str, schema: str) -> str:
                 "reads only the new ones",
             ]
         else:
-            lines.append(f"    primary_key: [{', '.join(t.primary_key)}]")
+            lines.append(f"    primary_key: {_names(t.primary_key)}")
         if t.incremental:
             lines += [
                 "    mode: incremental",
-                f"    cursor: {t.cursor}  # maintained by ON UPDATE CURRENT_TIMESTAMP",
+                f"    cursor: {scalar(t.cursor)}  # maintained by ON UPDATE CURRENT_TIMESTAMP",
                 "    hard_deletes: true  # deletes found by comparing keys with the last run",
             ]
         elif t.primary_key:
@@ -218,21 +259,26 @@ def render(discovery: Discovery, name: str, schema: str) -> str:
             )
         if t.partition_column:
             lines.append(
-                f"    # partition_column: {t.partition_column}  # a large table: curated "
+                f"    # partition_column: {scalar(t.partition_column)}  # a large table: curated "
                 "Parquet by month"
             )
         if t.column_types:
-            pairs = ", ".join(f"{c}: {kind}" for c, kind in t.column_types.items())
+            pairs = ", ".join(f"{scalar(c)}: {kind}" for c, kind in t.column_types.items())
             lines.append(f"    column_types: {{{pairs}}}")
         for column, note in t.notes.items():
-            lines.append(f"    # {column}: {note}")
+            lines.append(f"    # {scalar(column)}: {note}")
     left_out = [t for t in discovery.tables if t.skipped]
     if left_out or discovery.views:
         lines += ["", "# Left out:"]
-        lines += [f"#   {t.name}: {t.skipped}" for t in left_out]
-        lines += [f"#   {v}: a view (views are not copied; copy the tables under it)" for v in
-                  discovery.views]  # fmt: skip
+        lines += [f"#   {scalar(t.name)}: {_one_line(t.skipped)}" for t in left_out]
+        lines += [f"#   {scalar(v)}: a view (views are not copied; copy the tables under it)"
+                  for v in discovery.views]  # fmt: skip
     return "\n".join(lines) + "\n"
+
+
+def _one_line(text: str | None) -> str:
+    """A reason in a comment: names in it may hold line breaks, which would end the comment."""
+    return (text or "").replace("\r", "\\r").replace("\n", "\\n")
 
 
 def source_name(database: str) -> str:

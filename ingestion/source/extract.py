@@ -87,7 +87,8 @@ def _key_ranges(conn, database: str, plan: TablePlan, streams: int) -> list[tupl
     pk = quote_ident(plan.primary_key[0])
     with conn.cursor() as cur:
         cur.execute(
-            f"select min({pk}), max({pk}) from {quote_ident(database)}.{quote_ident(plan.table)}"
+            f"select min({pk}), max({pk}) from {quote_ident(database)}.{quote_ident(plan.table)}",
+            (),  # formatted as a parameterised statement: quote_ident doubles a %
         )
         low, high = cur.fetchone()
     if low is None or streams == 1:

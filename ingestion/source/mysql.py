@@ -19,8 +19,10 @@ from ingestion.errors import ConfigError, SourceError
 
 
 def quote_ident(name: str) -> str:
-    """Backtick-quote an identifier that was validated against information_schema."""
-    return "`" + name.replace("`", "``") + "`"
+    """Backtick-quote a name validated against information_schema, for a statement that pymysql
+    formats with its parameters: a ``%`` in the name is doubled, so such a statement is always
+    executed with a parameter sequence (an empty one where it binds nothing)."""
+    return "`" + name.replace("`", "``").replace("%", "%%") + "`"
 
 
 TLS_MODES = ("disabled", "required", "verify_ca", "verify_identity")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ingestion.config.source import SourceConfig, TableConfig, resolve_tables, subset
+from ingestion.contract.names import RESERVED_COLUMNS, collisions, warehouse_name
 from ingestion.contract.typemap import map_column
-from ingestion.errors import CatalogError, ConfigError, UnsupportedTypeError
+from ingestion.errors import CatalogError, ConfigError, NameCollisionError, UnsupportedTypeError
 from ingestion.source.mysql import SourceColumn, base_tables, primary_key, table_columns
 
 INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
@@ -30,6 +31,11 @@ class TablePlan:
     def cursor(self) -> str | None:
         return self.config.cursor
 
+    @property
+    def warehouse_table(self) -> str:
+        """The table's name in the lake, the catalog and the warehouse (``contract.names``)."""
+        return warehouse_name(self.table)
+
     def column(self, name: str) -> SourceColumn:
         return next(c for c in self.columns if c.name == name)
 
@@ -44,7 +50,18 @@ def source_tables(
     tables = subset(config, chosen, wanted)
     if not tables:
         raise ConfigError(f"{config.path}: tables: no table of {database!r} is selected")
+    check_table_names(config, tables)
     return tables, warnings
+
+
+def check_table_names(config: SourceConfig, tables: list[str]) -> None:
+    """Two selected tables with the same warehouse name would share a staging table: one error
+    naming them, before any data moves."""
+    if problems := collisions(tables):
+        raise ConfigError(
+            f"{config.path}: tables: {'; '.join(problems)}; leave one out with exclude "
+            "(the warehouse-name rule is in the README)"
+        )
 
 
 def _selected_columns(where: str, columns: list[SourceColumn], tcfg: TableConfig) -> list:
@@ -67,6 +84,11 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
     tcfg = config.table(table)
     columns = _selected_columns(where, all_columns, tcfg)
     names = {c.name for c in columns}
+    if problems := collisions([c.name for c in columns], RESERVED_COLUMNS):
+        raise NameCollisionError(
+            f"table {table!r}: {'; '.join(problems)}; leave one out with exclude_columns "
+            "(the warehouse-name rule is in the README)"
+        )
     left_out = {c.name for c in all_columns} - names
     pk = list(tcfg.primary_key) if tcfg.primary_key else primary_key(conn, database, table)
     if not pk and (tcfg.mode == "incremental" or tcfg.hard_deletes or tcfg.soft_delete_column):
@@ -105,10 +127,10 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
         raise ConfigError(
             f"{where}.partition_column: {partition!r} is not a DATE, DATETIME or TIMESTAMP column"
         )
-    if partition and f"{partition}_{tcfg.partition_granularity}" in names:
+    partition_key = f"{warehouse_name(partition or '')}_{tcfg.partition_granularity}"
+    if partition and partition_key in {warehouse_name(n) for n in names}:
         raise ConfigError(
-            f"{where}.partition_column: the partition key "
-            f"{partition}_{tcfg.partition_granularity} is already a column"
+            f"{where}.partition_column: the partition key {partition_key} is already a column"
         )
     raws = {}
     for column in columns:  # an unsupported type fails this table here, before any data moves

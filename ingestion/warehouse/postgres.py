@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from psycopg import sql
 
 from ingestion.config.settings import Endpoint
+from ingestion.contract.names import warehouse_name
 from ingestion.errors import LoadError
 from ingestion.faults import crash_point
 from ingestion.lake.manifests import CuratedManifest
@@ -311,7 +312,7 @@ class PostgresWarehouse:
         try:
             rows = self.conn.execute(
                 "select manifest_key from ops.load_audit where source = %s and table_name = %s",
-                (source, table),
+                (source, warehouse_name(table)),
             ).fetchall()
         except psycopg.Error as exc:
             raise LoadError(f"cannot read ops.load_audit: {_one_line(exc)}") from None
@@ -332,7 +333,9 @@ class PostgresWarehouse:
         self, lake: Lake, schema: str, key: str, manifest: CuratedManifest, superseded: bool
     ) -> LoadResult:
         started_wall, started = time.time(), time.perf_counter()
-        table, batch_id = manifest.table, manifest.batch_id
+        # LoadResult names the source table; staging is its warehouse name (contract.names)
+        source_table, batch_id = manifest.table, manifest.batch_id
+        table = warehouse_name(source_table)
         target = sql.Identifier(schema, table)
         names = [c["name"] for c in manifest.columns]
         with self.conn.transaction(), self.conn.cursor() as cur:
@@ -342,10 +345,10 @@ class PostgresWarehouse:
             )
             cur.execute("select 1 from ops.load_audit where manifest_key = %s", (key,))
             if cur.fetchone():
-                return LoadResult(table, batch_id, key, "skipped", 0, 0, 0.0)
+                return LoadResult(source_table, batch_id, key, "skipped", 0, 0, 0.0)
             if superseded:
                 self._audit(cur, key, manifest, "superseded", 0, 0, 0, started_wall)
-                return LoadResult(table, batch_id, key, "superseded", 0, 0, 0.0)
+                return LoadResult(source_table, batch_id, key, "superseded", 0, 0, 0.0)
             primary_key = manifest.primary_key
             ensure_staging_table(cur, schema, table, manifest.columns, primary_key)
             indexes = staging_indexes(schema, table, primary_key)
@@ -387,7 +390,9 @@ class PostgresWarehouse:
             crash_point("load.before_commit")
             self._audit(cur, key, manifest, "loaded", loaded, deleted, tombstoned, started_wall)
         seconds = time.perf_counter() - started
-        return LoadResult(table, batch_id, key, "loaded", loaded, deleted, seconds, tombstoned)
+        return LoadResult(
+            source_table, batch_id, key, "loaded", loaded, deleted, seconds, tombstoned
+        )
 
     @staticmethod
     def _merge_deletions(
@@ -405,7 +410,7 @@ class PostgresWarehouse:
                 "insert into ops.deleted_keys (source, table_name, key_value, batch_id, "
                 "manifest_key) select %s, %s, {}, %s, %s from {} b where b.{}"
             ).format(key_text(primary_key, "b"), temp, sql.Identifier("_is_deleted")),
-            (manifest.source, manifest.table, manifest.batch_id, key),
+            (manifest.source, warehouse_name(manifest.table), manifest.batch_id, key),
         )
         pk = sql.SQL(" and ").join(
             sql.SQL("t.{0} = b.{0}").format(sql.Identifier(k)) for k in primary_key
@@ -441,7 +446,7 @@ class PostgresWarehouse:
             (
                 key,
                 manifest.source,
-                manifest.table,
+                warehouse_name(manifest.table),
                 manifest.batch_id,
                 manifest.mode,
                 status,

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ingestion.aws import client as aws_client
+from ingestion.contract.names import warehouse_name
 from ingestion.errors import ConfigError, LoadError
 from ingestion.lake import layout
 from ingestion.lake.manifests import CuratedManifest
@@ -192,16 +193,19 @@ class RedshiftWarehouse:
             self.api.run(statement)
 
     def audited_manifests(self, source: str, table: str) -> set[str]:
-        rows = self.api.run(rsql.audited_manifests(), source=source, table_name=table)
+        rows = self.api.run(
+            rsql.audited_manifests(), source=source, table_name=warehouse_name(table)
+        )
         return {r[0] for r in rows}
 
     def ensure_staging_table(self, schema: str, table: str, manifest: CuratedManifest) -> None:
+        """``table``: the staging table's name (the source table's warehouse name)."""
         rows = self.api.run(rsql.staging_columns(), schema_name=schema, table_name=table)
         existing = {name: _sql_type(*types) for name, *types in rows}
         columns = manifest.columns
         if not existing:
             self.api.run(rsql.create_schema(schema))
-            layout = self.layouts.get(table, rsql.Layout())
+            layout = self.layouts.get(manifest.table, rsql.Layout())
             self.api.run(rsql.create_table(schema, table, columns, manifest.primary_key, layout))
             return
         for change in schema_changes(f"{schema}.{table}", existing, columns, "redshift"):
@@ -219,13 +223,14 @@ class RedshiftWarehouse:
         started = time.perf_counter()
         manifest_key, manifest, superseded = batch.key, batch.manifest, batch.superseded
         table, batch_id = manifest.table, manifest.batch_id
+        staging = warehouse_name(table)
         if not superseded:
-            self.ensure_staging_table(schema, table, manifest)
+            self.ensure_staging_table(schema, staging, manifest)
         copy_url = None if superseded else self.write_copy_manifest(lake, manifest_key, manifest)
         load_id = self.new_load_id()
         steps = rsql.load_transaction(
             schema=schema,
-            table=table,
+            table=staging,
             columns=manifest.columns,
             primary_key=manifest.primary_key,
             mode=manifest.mode,

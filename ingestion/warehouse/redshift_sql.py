@@ -167,7 +167,7 @@ class LoadStep:
 def load_transaction(
     *,
     schema: str,
-    table: str,
+    table: str,  # the staging table: the source table's warehouse name
     columns: list[dict],
     primary_key: list[str],
     mode: str,
@@ -217,7 +217,7 @@ def load_transaction(
         [
             literal(manifest_key),
             literal(manifest.source),
-            literal(manifest.table),
+            literal(table),
             literal(manifest.batch_id),
             literal(mode),
             literal("superseded" if superseded else "loaded"),
@@ -272,7 +272,7 @@ def load_transaction(
             LoadStep(
                 "record deletions",
                 f"insert into {DELETED_KEYS_TABLE} ({names_deleted}) select "
-                f"{literal(manifest.source)}, {literal(manifest.table)}, {key_text}, "
+                f"{literal(manifest.source)}, {literal(table)}, {key_text}, "
                 f"{literal(manifest.batch_id)}, {literal(manifest_key)}, sysdate "
                 f"from {temp} b where b.{ident('_is_deleted')} and {owned}",
             )

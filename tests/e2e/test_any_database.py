@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import yaml
 
@@ -87,7 +88,27 @@ OTHER_TABLES = [
     # a column a user leaves out (a secret)
     "create table accounts (id int primary key, login varchar(20), secret_hash varchar(64))",
     "insert into accounts values (1, 'amy', 'x1'), (2, 'bob', 'x2')",
+    # any name MySQL accepts: spaces, hyphens, Unicode, quotes, backticks, dots, %, a name
+    # that reads like SQL; the cursor and the key too
+    "create table `Order Lines-2024 ü` (`Line ID` int primary key, `unit-price ($)` "
+    "decimal(10,2), `Größe` varchar(10), `qu\"o'te` varchar(5), `back``tick` int, `a.b` int, "
+    "`100%` int, `id``; drop table x; --` int, `Updated At` timestamp(6) not null "
+    "default current_timestamp(6) on update current_timestamp(6))",
+    "insert into `Order Lines-2024 ü` (`Line ID`, `unit-price ($)`, `Größe`, `qu\"o'te`, "
+    "`back``tick`, `a.b`, `100%`, `id``; drop table x; --`) values "
+    "(1, 9.99, 'XL', 'a\"b', 1, 2, 3, 4), (2, 0.5, 'ß', null, null, null, null, null), "
+    "(3, 1, 'M', '', 0, 0, 0, 0)",
+    "create table `special\"[``]$'` (k int primary key, `Value` varchar(5))",
+    "insert into `special\"[``]$'` values (1, 'v')",
+    "create table `订单` (id int primary key, `名称` varchar(10))",
+    "insert into `订单` values (1, '订单一')",
 ]
+ODD = "Order Lines-2024 ü"
+# MySQL name -> warehouse name, as the rule spells them (ingestion/contract/names.py)
+STAGING_TABLES = {"Order": "order", ODD: "order_lines_2024_u", 'special"[`]$\'': "special______",
+                  "订单": "__"}  # fmt: skip
+ODD_COLUMNS = ["line_id", "unit_price____", "grosse", "qu_o_te", "back_tick", "a_b", "100_",
+               "id___drop_table_x____", "updated_at"]  # fmt: skip
 
 
 def reconcile(source, env) -> dict[str, bool]:
@@ -113,6 +134,7 @@ def _columns(cur) -> int:
 
 def test_discover_ingest_reconcile_on_a_database_of_every_type(settings, tmp_path):
     database = settings.mysql.database
+    lake = Path(settings.lake_uri.removeprefix("file://"))
     with connect(settings.mysql, database) as conn, conn.cursor() as cur:
         cur.execute("set session sql_mode = ''")  # zero dates, as legacy servers allow
         cur.execute(EVERY_TYPE)
@@ -126,11 +148,15 @@ def test_discover_ingest_reconcile_on_a_database_of_every_type(settings, tmp_pat
     assert found.returncode == 0, found.stderr[-3000:]
     config = yaml.safe_load(out.read_text())
     assert config["tables"]["every_type"]["column_types"] == {"small_number": "integer"}
+    odd = config["tables"][ODD]  # incremental by its odd cursor, keyed by its odd key
+    assert odd["primary_key"] == ["Line ID"] and odd["cursor"] == "Updated At"
+    assert f"# staging table: {config['warehouse_schema']}.order_lines_2024_u" in out.read_text()
+    assert '"unit-price ($)" -> unit_price____' in out.read_text()  # the mapping, shown
 
     ingested = run_cli("ingest", "--source", str(out), env=env)  # the file as written
     assert ingested.returncode == 0, ingested.stdout[-4000:] + ingested.stderr[-3000:]
-    assert reconcile(out, env) == {"Order": True, "accounts": True, "event_log": True,
-                                   "every_type": True}  # fmt: skip
+    everything = {"accounts", "event_log", "every_type", *STAGING_TABLES}
+    assert reconcile(out, env) == dict.fromkeys(everything, True)
 
     # spatial and network values, read at both ends by each server's own functions: the SRID,
     # the WKB, and PostGIS's reading of MariaDB's WKT equal to the staged geometry
@@ -164,14 +190,47 @@ def test_discover_ingest_reconcile_on_a_database_of_every_type(settings, tmp_pat
             assert net == row[1 + 3 * len(SPATIAL) :], (row[0], net)
     assert checked == len(SPATIAL)
 
+    # the warehouse spells every name by the one rule; the catalog keeps the MySQL names
+    with pg_connect(settings.postgres) as conn:
+        staged = conn.execute(
+            "select table_name from information_schema.tables where table_schema = %s",
+            (schema,),
+        ).fetchall()
+        columns = conn.execute(
+            "select column_name from information_schema.columns where table_schema = %s "
+            "and table_name = %s and column_name not like '\\_%%' order by ordinal_position",
+            (schema, "order_lines_2024_u"),
+        ).fetchall()
+        values = conn.execute(
+            f'select "grosse", "qu_o_te", "100_" from {schema}.order_lines_2024_u '  # noqa: S608
+            "order by line_id"
+        ).fetchall()
+    assert set(STAGING_TABLES.values()) <= {name for (name,) in staged}
+    assert [name for (name,) in columns] == ODD_COLUMNS
+    assert values == [("XL", 'a"b', 3), ("ß", None, None), ("M", "", 0)]
+    catalog = json.loads(
+        (lake / "_catalog" / f"{config['name']}_raw" / "order_lines_2024_u.json").read_text()
+    )["Table"]
+    assert catalog["Parameters"]["jlr.source_table"] == ODD
+    kept = {
+        c["Name"]: c["Parameters"].get("jlr.source.name")
+        for c in catalog["StorageDescriptor"]["Columns"]
+    }
+    assert kept["unit_price____"] == "unit-price ($)" and kept["line_id"] == "Line ID"
+
     # a user's edits: leave the secret out, read the log as an append-only table
     edited = yaml.safe_load(out.read_text())
     edited["tables"]["accounts"]["exclude_columns"] = ["secret_hash"]
     edited["tables"]["event_log"] = {"mode": "append", "cursor": "at", "safety_lag_seconds": 0}
+    edited["tables"][ODD]["safety_lag_seconds"] = 0  # the change below is a second old
     out.write_text(yaml.safe_dump(edited, allow_unicode=True))
     with connect(settings.mysql, database) as conn, conn.cursor() as cur:
         cur.execute("insert into accounts values (3, 'cy', 'x3')")
-    again = run_cli("ingest", "--source", str(out), "--tables", "accounts,event_log", env=env)
+        # a change and a delete of the odd table: merged and tombstoned by their odd names
+        cur.execute("update `Order Lines-2024 ü` set `100%` = 100 where `Line ID` = 1")
+        cur.execute("delete from `Order Lines-2024 ü` where `Line ID` = 3")
+    subset = json.dumps(["accounts", "event_log", ODD])  # a JSON array: any name survives it
+    again = run_cli("ingest", "--source", str(out), "--tables", subset, env=env)
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-3000:]
     with connect(settings.mysql, database) as conn, conn.cursor() as cur:
         cur.execute("insert into event_log values (utc_timestamp(6) - interval 1 second, 'up'), "
@@ -183,8 +242,12 @@ def test_discover_ingest_reconcile_on_a_database_of_every_type(settings, tmp_pat
             f"select id, secret_hash from {schema}.accounts order by id"  # noqa: S608
         ).fetchall()
         log = conn.execute(f"select count(*) from {schema}.event_log").fetchone()[0]  # noqa: S608
+        odd_rows = conn.execute(
+            f'select line_id, "100_" from {schema}.order_lines_2024_u order by 1'  # noqa: S608
+        ).fetchall()
     assert secrets == [(1, None), (2, None), (3, None)]  # never read once left out
     assert log == 5
+    assert odd_rows == [(1, 100), (2, None)]
     assert all(reconcile(out, env).values())
 
     # a second source beside it: its own database, schema and lake prefixes
@@ -206,3 +269,44 @@ def test_discover_ingest_reconcile_on_a_database_of_every_type(settings, tmp_pat
     finally:
         with connect(settings.mysql) as conn, conn.cursor() as cur:
             cur.execute(f"drop database if exists {quote_ident(second)}")
+
+
+def test_names_that_meet_in_the_warehouse_are_one_clear_error(settings, tmp_path):
+    """Two MySQL names with one warehouse name would share a staging table or column: discover
+    leaves them out with the reason, a file that selects both stops before any data moves, and a
+    table whose columns meet fails alone while the others load."""
+    with connect(settings.mysql, settings.mysql.database) as conn, conn.cursor() as cur:
+        cur.execute("create table `Order` (id int primary key)")  # case-sensitive on Linux
+        cur.execute("create table `order` (id int primary key)")
+        cur.execute("create table `cols` (id int primary key, `a-b` int, `a b` int)")
+        cur.execute("create table fine (id int primary key)")
+        cur.execute("insert into fine values (1)")
+    env = {**os.environ, **settings.to_env()}
+    found = run_cli("discover", "--database", settings.mysql.database, env=env)
+    assert found.returncode == 0, found.stderr[-3000:]
+    assert set(yaml.safe_load(found.stdout)["tables"]) == {"Order", "fine"}
+    assert "#   order: table 'Order' has the same warehouse name 'order'" in found.stdout
+    assert "#   cols: 'a-b' and 'a b' are both 'a_b' in the warehouse" in found.stdout
+
+    every = tmp_path / "every.yml"
+    every.write_text(
+        f"name: meet\ndatabase: {settings.mysql.database}\nwarehouse_schema: meet_staging\n"
+        "tables:\n  '*': {}\n"
+    )
+    stopped = run_cli("ingest", "--source", str(every), env=env)
+    assert stopped.returncode == 1
+    assert stopped.stderr.strip().splitlines() == [
+        f"error: {every}: tables: 'Order' and 'order' are both 'order' in the warehouse; leave "
+        "one out with exclude (the warehouse-name rule is in the README)"
+    ]
+    assert not any(Path(settings.lake_uri.removeprefix("file://")).iterdir())  # nothing moved
+
+    every.write_text(every.read_text() + "exclude: [order]\n")
+    ingested = run_cli("ingest", "--source", str(every), env=env)
+    assert ingested.returncode == 1
+    assert "cols: check: table 'cols': 'a-b' and 'a b' are both 'a_b' in the warehouse" in (
+        " ".join(ingested.stderr.split())
+    )
+    with pg_connect(settings.postgres) as conn:
+        loaded = conn.execute("select count(*) from meet_staging.fine").fetchone()[0]
+    assert loaded == 1

@@ -15,7 +15,8 @@ from glue_jobs.curation import (
     split_rejects,
     zero_date_counts,
 )
-from glue_jobs.glue_args import resolve_args, table_list
+from glue_jobs.glue_args import resolve_args
+from ingestion.config.source import table_list
 from ingestion.errors import ConfigError
 
 

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -42,14 +43,20 @@ def test_unknown_field_names_file_table_and_field(tmp_path):
     assert str(err.value) == f"{path}: tables.orders.chunk_size: unknown field"
 
 
-def test_malicious_identifier_is_rejected_before_any_sql(tmp_path):
-    path = write(tmp_path, GOOD.replace("[order_id]", "['id`; drop table x; --']"))
-    with pytest.raises(
-        ConfigError,
-        match=r"tables\.orders\.primary_key\.0: .* is not a valid "
-        r"identifier",
-    ):
-        load_source(path)
+def test_any_mysql_name_is_kept_as_written_and_others_are_refused(tmp_path):
+    # MySQL accepts any text as a quoted name: it is kept verbatim (the run checks it against
+    # information_schema and only ever uses it quoted, tests/e2e/test_any_database.py)
+    odd = "id`; drop table x; --"
+    config = load_source(write(tmp_path, GOOD.replace("[order_id]", json.dumps([odd]))))
+    assert config.tables["orders"].primary_key == [odd]
+    for bad, shown in (("id ", "'id '"), ("a\\u0000b", "'a\\x00b'"), ("x" * 65, "'xxx")):
+        path = write(tmp_path, GOOD.replace("[order_id]", f'["{bad}"]'))
+        with pytest.raises(ConfigError) as err:
+            load_source(path)
+        assert f"tables.orders.primary_key.0: {shown}" in str(err.value)
+        assert "is not a MySQL name (1 to 64 characters, no NUL, not ending in a space)" in str(
+            err.value
+        )
 
 
 def test_malformed_yaml_reports_the_line(tmp_path):

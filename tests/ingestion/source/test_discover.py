@@ -8,6 +8,7 @@ import os
 import yaml
 
 from ingestion.config.source import load_source
+from ingestion.source.discover import DiscoveredTable, Discovery, render, scalar
 from ingestion.source.mysql import connect
 from ingestion.warehouse.postgres import pg_connect
 from tests.ingestion.test_cli import run_cli
@@ -85,3 +86,19 @@ def staged(settings, schema: str, table: str, columns: str = "at, msg") -> list[
         return conn.execute(
             f"select {columns} from {schema}.{table} order by 1, 2"  # noqa: S608
         ).fetchall()
+
+
+def test_any_name_is_written_so_yaml_reads_it_back_as_it_is(tmp_path):
+    names = ["plain", "yes", "null", "on", "1e3", "2019", "Order Lines", 'q"u\'o`te', "a: b",
+             "#hash", "订单", "- dash", "line\nbreak", "[x]", "*"]  # fmt: skip
+    assert scalar("plain") == "plain" and scalar("yes") == '"yes"'
+    tables = [DiscoveredTable(n, 1, primary_key=[n], cursor=n, notes={n: "a note"}) for n in names]
+    tables.append(DiscoveredTable("left\nout", 1, skipped="'left\nout' and 'x' meet"))
+    text = render(Discovery("Shop DB", tables, ["view\nname"]), "shop", "shop_staging")
+    path = tmp_path / "odd.yml"
+    path.write_text(text)
+    config = load_source(path)  # a valid source file
+    assert list(config.tables) == names and config.database == "Shop DB"
+    assert all(config.tables[n].primary_key == [n] == [config.tables[n].cursor] for n in names)
+    assert "#   \"left\\nout\": 'left\\nout' and 'x' meet" in text  # comments stay comments
+    assert "    # staging table: shop_staging.order_lines" in text
