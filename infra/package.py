@@ -26,10 +26,20 @@ from pathlib import Path
 from ingestion.errors import PlatformError
 
 ROOT = Path(__file__).resolve().parent.parent
-LAMBDA_DEPENDENCIES = ["PyMySQL", "pydantic", "pydantic_core", "PyYAML", "annotated-types",
-                       "typing_extensions", "typing-inspection"]  # fmt: skip
+LAMBDA_DEPENDENCIES = [
+    "PyMySQL",
+    "mysql-replication",
+    "packaging",
+    "pydantic",
+    "pydantic_core",
+    "PyYAML",
+    "annotated-types",
+    "typing_extensions",
+    "typing-inspection",
+]
 # the Glue jobs read configuration like the Lambda but never MySQL
-GLUE_REQUIREMENTS = [d for d in LAMBDA_DEPENDENCIES if d != "PyMySQL"]
+SOURCE_ONLY = {"PyMySQL", "mysql-replication", "packaging"}
+GLUE_REQUIREMENTS = [d for d in LAMBDA_DEPENDENCIES if d not in SOURCE_ONLY]
 LAMBDA_LIMIT_BYTES = 50 * 2**20  # direct upload limit of a zipped deployment package
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 

@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -172,9 +173,29 @@ def print_summary(runs: list[TableRun], seconds: float, source: str, lake_uri: s
                 f"{lake_uri}/{table_rejects_prefix(source, r.table)}",
                 highlight=False,
             )
+    for r in runs:
+        if r.note:
+            console.print(f"{escape(r.table)}: {escape(r.note)}", highlight=False, soft_wrap=True)
+        if r.capture:
+            console.print(capture_line(r.table, r.capture), highlight=False, soft_wrap=True)
     catch_up = sum(r.catch_up for r in runs)
     note = f"; also finished {catch_up} batch(es) left by an interrupted run" if catch_up else ""
     console.print(f"{len(runs) - len(failed)}/{len(runs)} tables ok in {seconds:.1f}s{note}")
+
+
+def capture_line(table: str, capture: dict) -> str:
+    """A cdc table's binlog reading at a glance: position, events by operation, lag."""
+    events = capture["events"]
+    position = capture["position"]
+    last = capture.get("last_event_at")
+    lag = ""
+    if last:
+        behind = (datetime.now(UTC) - datetime.fromisoformat(last)).total_seconds()
+        lag = f"; last change committed {last} ({behind:,.0f} s ago)"
+    return (
+        f"{escape(table)}: binlog read to {position['file']}:{position['pos']}: "
+        f"{events['c']:,} inserts, {events['u']:,} updates, {events['d']:,} deletes{lag}"
+    )
 
 
 def cmd_dry_run(config, settings: Settings, tables: list[str], full_refresh: bool) -> int:

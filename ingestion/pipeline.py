@@ -54,6 +54,8 @@ class TableRun:
     run_id: str | None = None
     catch_up: int = 0  # earlier batches (from interrupted runs) finished on the way
     error: str | None = None
+    capture: dict | None = None  # mode cdc: what the binlog gave (ExtractResult.capture)
+    note: str | None = None  # e.g. a cdc table copied afresh, and why
 
     def apply(self, event: events.BatchCurated | events.BatchLoaded) -> None:
         """Take the counts of this run's batch (its id is the extract run id); a batch of an
@@ -202,6 +204,7 @@ class Ingest:
                 run.extracted = result.rows + result.deletes
                 run.zero_dates = sum(result.zero_dates.values())
                 run.run_id, run.mode = result.run_id, result.mode
+                run.capture, run.note = result.capture, result.note
                 self.reporter.extract_done(table, result.rows)
             run.seconds += time.perf_counter() - started
 

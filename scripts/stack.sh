@@ -95,13 +95,16 @@ by another process (another checkout's stack? stop it with its 'make down'), or 
         || die "mariadb-install-db failed; see $MDIR/install.log"
     fi
     mariadb_tls
+    as_user "$MYSQL_OS_USER" mkdir -p "$MDIR/binlog"  # the binary log: change capture (mode cdc)
     local extra=()
     [ "$(id -u)" = 0 ] && extra+=(--user="$MYSQL_OS_USER")
     # setsid + closed descriptors: the server outlives this shell and holds no terminal.
     setsid mariadbd --no-defaults "${extra[@]}" --datadir="$MDATA" --socket="$MSOCK" \
       --port="$JLR_MYSQL_PORT" --bind-address="$JLR_MYSQL_HOST" --pid-file="$MPID" \
       --log-error="$MLOG" --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci \
-      --default-time-zone=+00:00 --local-infile=1 --skip-name-resolve --skip-log-bin \
+      --default-time-zone=+00:00 --local-infile=1 --skip-name-resolve \
+      --log-bin="$MDIR/binlog/mariadb-bin" --server-id=1 --binlog-format=ROW \
+      --binlog-row-image=FULL --binlog-row-metadata=FULL --binlog-expire-logs-seconds=604800 \
       --innodb-buffer-pool-size=256M --max-allowed-packet=256M \
       --ssl-ca="$MDIR/tls/ca.pem" --ssl-cert="$MDIR/tls/server-cert.pem" \
       --ssl-key="$MDIR/tls/server-key.pem" \

@@ -49,12 +49,20 @@ class TableConfig(BaseModel):
         "none is keyless (mode full or append: its rows are copied as they are, identical rows "
         "included)",
     )
-    mode: Literal["full", "incremental", "append"] = Field(
+    mode: Literal["full", "incremental", "append", "cdc"] = Field(
         default="full",
         description="full: every run extracts a consistent snapshot of the whole table and "
         "replaces staging; incremental: rows whose cursor moved since the last committed run, "
         "merged by primary key; append: rows whose cursor moved since the last run, inserted "
-        "as they are (append-only tables such as logs; no key needed)",
+        "as they are (append-only tables such as logs; no key needed); cdc: the rows the "
+        "binary log says were inserted, updated or deleted since the last run (no cursor "
+        "needed; a primary key is), merged by primary key",
+    )
+    on_binlog_loss: Literal["fail", "resnapshot"] = Field(
+        default="fail",
+        description="mode cdc, when the committed binlog position is no longer on the server "
+        "(purged, or another server): fail (say so and stop the table) or resnapshot (copy "
+        "the table afresh, then stream from there)",
     )
     cursor: SourceName | None = Field(
         default=None,
@@ -162,6 +170,11 @@ class TableConfig(BaseModel):
             )
         if self.columns is not None and self.exclude_columns:
             raise ValueError("columns and exclude_columns: name the columns one way, not both")
+        if self.mode == "cdc" and (self.cursor or self.hard_deletes or self.lookback_seconds):
+            raise ValueError(
+                "mode cdc reads changes and deletes from the binary log: it takes no cursor, "
+                "hard_deletes or lookback_seconds"
+            )
         if self.mode == "append" and self.lookback_seconds:
             raise ValueError(
                 "mode append reads each cursor window once: lookback_seconds would insert "

@@ -5,6 +5,7 @@ raw/<source>/<table>/run=<run_id>/part-sNN-NNNNNN.jsonl.gz    data chunks of an 
                                   deletes-000000.jsonl.gz     tombstones (keys that disappeared)
                                   _chunks/sNN-NNNNNN.json      a committed chunk (resume point)
                                   _chunks/sNN-done.json        a finished stream
+                                  _changes.json                a cdc run's keys from the binlog
                                   _manifest.json               the run's commit point, written last
 curated/<source>/<table>/batch=<batch_id>/*.parquet + _manifest.json (+ _redshift_copy.json)
 rejects/<source>/<table>/batch=<batch_id>/*.json              rejected records with their reason
@@ -64,6 +65,11 @@ def raw_data_file(run_prefix: str, stream: int, seq: int) -> str:
 def raw_deletes_file(run_prefix: str) -> str:
     """The run's tombstones: the keys that disappeared since the previous run."""
     return f"{run_prefix}/deletes-000000.jsonl.gz"
+
+
+def cdc_changes_file(run_prefix: str) -> str:
+    """A cdc run's changes read from the binlog (keys upserted and deleted), kept for resumes."""
+    return f"{run_prefix}/_changes.json"
 
 
 def chunk_markers_prefix(run_prefix: str) -> str:

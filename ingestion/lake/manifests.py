@@ -46,6 +46,7 @@ class RawManifest:
     delete_count: int = 0
     zero_dates: dict[str, int] = field(default_factory=dict)
     keys: str | None = None  # the run's key list (delete detection), in the state area
+    capture: dict | None = None  # mode cdc: events by operation, position reached, last commit
     format: str = RAW_FORMAT
 
     def files_of(self, kind: str) -> list[dict]:

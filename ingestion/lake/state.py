@@ -37,7 +37,8 @@ class TableState:
             self.watermark_key,
             {
                 "run_id": manifest.run_id,
-                "high": manifest.window["high"],
+                "high": manifest.window["high"],  # a time, or (mode cdc) a binlog position
+                "server": manifest.window.get("server"),  # mode cdc: the binlog's server
                 "manifest": manifest_key,
                 "keys": manifest.keys,
             },

@@ -114,3 +114,24 @@ def compare_keys(
             "sha256": digest,
             "kind": "delete",
         }
+
+
+def write_tombstones(lake: Lake, key: str, primary_key: list[str], keys: list[list]) -> dict | None:
+    """A run's tombstones (one record per deleted key, as the raw zone writes keys) at ``key``;
+    the file's entry for the manifest, or None when there are none."""
+    if not keys:
+        return None
+    with tempfile.TemporaryDirectory(prefix="tombstones-") as tmp:
+        path = Path(tmp) / "deletes.gz"
+        with gzip.open(path, "wt", encoding="utf-8", compresslevel=1) as out:
+            for values in keys:
+                out.write(json.dumps(dict(zip(primary_key, values, strict=True))) + "\n")
+        entry = {
+            "key": key,
+            "rows": len(keys),
+            "bytes": path.stat().st_size,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "kind": "delete",
+        }
+        lake.put_file(key, path)
+    return entry

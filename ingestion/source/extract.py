@@ -41,7 +41,8 @@ from ingestion.faults import crash_point
 from ingestion.lake import layout, manifests
 from ingestion.lake.state import TableState
 from ingestion.lake.storage import Lake
-from ingestion.source.deletes import compare_keys
+from ingestion.source import binlog
+from ingestion.source.deletes import compare_keys, write_tombstones
 from ingestion.source.mysql import connect, quote_ident
 from ingestion.source.plan import TablePlan, plan_table
 from ingestion.source.stream import (
@@ -70,6 +71,8 @@ class ExtractResult:
     resumed: bool = False
     window: dict = field(default_factory=dict)
     zero_dates: dict[str, int] = field(default_factory=dict)
+    capture: dict | None = None  # mode cdc: events by operation, position reached, lag
+    note: str | None = None  # e.g. why a cdc table was copied afresh
 
 
 def _server_window(conn, tz: str, lag: int) -> str:
@@ -109,6 +112,8 @@ def _new_run(
 ) -> dict:
     tcfg = plan.config
     watermark = state.watermark()
+    if tcfg.mode == "cdc":
+        return _new_cdc_run(conn, plan, database, watermark, full_refresh)
     incremental = (
         tcfg.mode in ("incremental", "append")
         and not full_refresh
@@ -132,6 +137,134 @@ def _new_run(
         "started_at": datetime.now(UTC).isoformat(),
         "previous_keys": watermark.get("keys") if watermark else None,
     }
+
+
+def _new_cdc_run(
+    conn, plan: TablePlan, database: str, watermark: dict | None, full_refresh: bool
+) -> dict:
+    """A cdc table's run: from its committed binlog position to the server's position now; the
+    first run (or a full refresh, or a resnapshot after the position was lost) is a consistent
+    snapshot whose position is taken before it starts (changes between the two are read again
+    by the next run: each key ends at its latest row)."""
+    end, server = binlog.current_position(conn), binlog.server_identity(conn)
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    started = datetime.now(UTC).isoformat()
+    committed = (watermark or {}).get("high")
+    note = None
+    if committed and not full_refresh:
+        start = binlog.Position.of(committed)
+        try:
+            binlog.check_available(conn, start, server, watermark.get("server"))
+        except binlog.BinlogLost as exc:
+            if plan.config.on_binlog_loss != "resnapshot":
+                raise binlog.BinlogLost(
+                    f"table {plan.table!r}: {exc}: the changes since the last run can no longer "
+                    "be read from the log. Copy the table afresh: set on_binlog_loss: "
+                    "resnapshot for it (a full read of the table), or run once with "
+                    "--full-refresh"
+                ) from None
+            note = f"resnapshot: {exc}"
+        else:
+            return {
+                "run_id": run_id,
+                "mode": "cdc",
+                "window": {"low": start.as_dict(), "high": end.as_dict(), "server": server},
+                "streams": [],
+                "started_at": started,
+                "previous_keys": None,
+            }
+    ranges = _key_ranges(conn, database, plan, plan.config.streams)
+    return {
+        "run_id": run_id,
+        "mode": "full",
+        "window": {"low": None, "high": end.as_dict(), "server": server},
+        "streams": [{"id": i, "low": lo, "high": hi} for i, (lo, hi) in enumerate(ranges)],
+        "started_at": started,
+        "previous_keys": None,
+        "note": note,
+    }
+
+
+CDC_KEYS_PER_QUERY = 5_000
+
+
+def _cdc_changes(
+    run: dict,
+    plan: TablePlan,
+    endpoint: Endpoint,
+    database: str,
+    lake: Lake,
+    prefix: str,
+    is_mariadb: bool,
+) -> dict:
+    """The run's changes, read from the binlog once and kept under the run (a resumed run reads
+    the same keys, even if the log has been purged since)."""
+    key = layout.cdc_changes_file(prefix)
+    if lake.exists(key):
+        return lake.get_json(key)
+    window = run["window"]
+    changes = binlog.read_changes(
+        endpoint,
+        database,
+        plan.table,
+        plan.primary_key,
+        binlog.Position.of(window["low"]),
+        binlog.Position.of(window["high"]),
+        is_mariadb=is_mariadb,
+    )
+    document = {
+        "upserts": [list(map(binlog.param_value, k)) for k in changes.upserts],
+        "deletes": [list(map(binlog.param_value, k)) for k in changes.deletes],
+        "events": changes.events,
+        "last_event_at": changes.last_event_at,
+    }
+    lake.put_json(key, document)
+    crash_point("extract.cdc_changes_read")
+    return document
+
+
+def _cdc_tasks(
+    run: dict, plan: TablePlan, endpoint: Endpoint, database: str, lake: Lake, prefix: str,
+    changes: dict,
+) -> list[StreamTask]:  # fmt: skip
+    """One stream per slice of the upserted keys: their current rows, read by key."""
+    markers = [lake.get_json(k) for k in lake.list(layout.chunk_markers_prefix(prefix), ".json")]
+    done = {m["stream"] for m in markers if "chunks" in m}
+    select_sql, select_params = row_json_sql(plan, database)
+    columns = "(" + ", ".join(quote_ident(k) for k in plan.primary_key) + ")"
+    one = "(" + ", ".join(["%s"] * len(plan.primary_key)) + ")"
+    keys = changes["upserts"]
+    tasks = []
+    for stream, i in enumerate(range(0, len(keys), CDC_KEYS_PER_QUERY)):
+        if stream in done:
+            continue
+        part = keys[i : i + CDC_KEYS_PER_QUERY]
+        mine = sorted(
+            (m for m in markers if m.get("stream") == stream and "seq" in m),
+            key=lambda m: m["seq"],
+        )
+        after = _after_key_params(mine[-1]["last_key"]) if mine else []
+        tasks.append(
+            StreamTask(
+                endpoint=endpoint,
+                database=database,
+                lake_uri=lake.uri,
+                run_prefix=prefix,
+                stream=stream,
+                next_seq=mine[-1]["seq"] + 1 if mine else 0,
+                select_sql=select_sql,
+                select_params=select_params,
+                where=[f"{columns} in ({', '.join([one] * len(part))})"]
+                + ([_after_key_sql(plan.primary_key)] if mine else []),
+                params=[binlog.from_param(v) for k in part for v in k] + after,
+                primary_key=plan.primary_key,
+                patterns=zero_date_patterns(plan),
+                chunk_rows=plan.config.chunk_rows,
+                chunk_bytes=plan.config.chunk_bytes,
+                snapshot=False,
+            )
+        )
+    return tasks
 
 
 def _stream_tasks(
@@ -278,10 +411,21 @@ def extract_table(
     state = TableState(lake, config.name, table)
     plan, run, resumed = _open_run(config, endpoint, database, lake, state, table, full_refresh)
     prefix = layout.raw_run_prefix(config.name, table, run["run_id"])
-    tasks = _stream_tasks(run, plan, endpoint, database, lake, prefix)
-    if plan.keyless and should_stop is not None:
-        should_stop = _cannot_stop(table, should_stop)
-    stopped = _run_streams(tasks, should_stop, on_rows, parallel)
+    if run["mode"] == "cdc":
+        changes = _cdc_changes(
+            run, plan, endpoint, database, lake, prefix, run.get("mariadb", True)
+        )
+        tasks = _cdc_tasks(run, plan, endpoint, database, lake, prefix, changes)
+        stopped = False
+        for task in tasks:  # one after the other: each is a slice of keys, read by key
+            if run_stream(task, should_stop, on_rows).stopped:
+                stopped = True
+                break
+    else:
+        tasks = _stream_tasks(run, plan, endpoint, database, lake, prefix)
+        if plan.keyless and should_stop is not None:
+            should_stop = _cannot_stop(table, should_stop)
+        stopped = _run_streams(tasks, should_stop, on_rows, parallel)
     result = ExtractResult(
         table=table,
         run_id=run["run_id"],
@@ -290,6 +434,7 @@ def extract_table(
         mode=run["mode"],
         resumed=resumed,
         window=run["window"],
+        note=run.get("note"),
     )
     if not stopped:
         manifest = _commit_run(config, endpoint, database, lake, state, plan, run, prefix)
@@ -302,6 +447,7 @@ def extract_table(
             files=len(manifest.files),
             bytes=sum(f["bytes"] for f in manifest.files),
             zero_dates=manifest.zero_dates,
+            capture=manifest.capture,
         )
     return replace(result, seconds=time.perf_counter() - started)
 
@@ -348,6 +494,7 @@ def _open_run(
         resumed = run is not None
         if run is None:
             run = _new_run(conn, config, plan, database, state, full_refresh)
+            run["mariadb"] = "mariadb" in conn.get_server_info().lower()
             state.start(run)
     return plan, run, resumed
 
@@ -373,7 +520,17 @@ def _commit_run(
     for m in markers:
         for column, count in m.get("zero_dates", {}).items():
             zeros[column] = zeros.get(column, 0) + count
-    deletes, keys_key = 0, None
+    deletes, keys_key, capture = 0, None, None
+    if run["mode"] == "cdc":
+        changes = lake.get_json(layout.cdc_changes_file(prefix))
+        delete_file = write_tombstones(
+            lake, layout.raw_deletes_file(prefix), plan.primary_key,
+            [[binlog.raw_value(v) for v in k] for k in changes["deletes"]],
+        )  # fmt: skip
+        if delete_file:
+            files.append(delete_file)
+            deletes = delete_file["rows"]
+        capture = binlog.capture_summary(run["window"], changes)
     if plan.config.hard_deletes:
         keys_key = state.keys_file(run["run_id"])
         previous = run["previous_keys"] if run["mode"] == "incremental" else None
@@ -400,6 +557,7 @@ def _commit_run(
         delete_count=deletes,
         zero_dates=zeros,
         keys=keys_key,
+        capture=capture,
     )
     manifest_key = layout.manifest_key(prefix)
     crash_point("extract.before_manifest")

@@ -7,7 +7,14 @@ from dataclasses import dataclass, replace
 from ingestion.config.source import SourceConfig, TableConfig, resolve_tables, subset
 from ingestion.contract.names import RESERVED_COLUMNS, collisions, warehouse_name
 from ingestion.contract.typemap import map_column
-from ingestion.errors import CatalogError, ConfigError, NameCollisionError, UnsupportedTypeError
+from ingestion.errors import (
+    CatalogError,
+    ConfigError,
+    NameCollisionError,
+    TableError,
+    UnsupportedTypeError,
+)
+from ingestion.source import binlog
 from ingestion.source.mysql import SourceColumn, base_tables, primary_key, table_columns
 
 INTEGER_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint"}
@@ -91,10 +98,11 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
         )
     left_out = {c.name for c in all_columns} - names
     pk = list(tcfg.primary_key) if tcfg.primary_key else primary_key(conn, database, table)
-    if not pk and (tcfg.mode == "incremental" or tcfg.hard_deletes or tcfg.soft_delete_column):
-        need = "mode incremental" if tcfg.mode == "incremental" else "deletes"
+    merged = tcfg.mode in ("incremental", "cdc")
+    if not pk and (merged or tcfg.hard_deletes or tcfg.soft_delete_column):
+        need = f"mode {tcfg.mode} needs" if merged else "deletes need"
         raise ConfigError(
-            f"{where}.primary_key: the table has no PRIMARY KEY and {need} need one to know "
+            f"{where}.primary_key: the table has no PRIMARY KEY and {need} one to know "
             "which row changed; declare the columns that identify a row, or use mode full "
             "(a copy of every row) or append (an append-only table)"
         )
@@ -144,6 +152,10 @@ def plan_table(config: SourceConfig, conn, database: str, table: str) -> TablePl
                 f"{where}: {value!r} is a spatial column; Redshift cannot distribute or sort "
                 "by a GEOMETRY"
             )
+    if tcfg.mode == "cdc" and (problems := binlog.preflight(conn)[0]):
+        raise TableError(
+            f"table {table!r}: mode cdc: the server is not ready: {'; '.join(problems)}"
+        )
     plan = TablePlan(table, columns, pk, tcfg)
     if tcfg.streams > 1 and (len(pk) != 1 or plan.column(pk[0]).data_type not in INTEGER_TYPES):
         raise ConfigError(f"{where}.streams: parallel streams need a single integer primary key")

@@ -190,7 +190,7 @@ def test_files_without_a_manifest_are_invisible(settings, tmp_path):
         ("  t:\n    cursor: nope\n", r"tables\.t\.cursor: column 'nope' does not exist"),
         (
             "  nopk:\n    mode: incremental\n    cursor: v\n",
-            r"tables\.nopk\.primary_key: the table has no PRIMARY KEY and mode incremental need",
+            r"tables\.nopk\.primary_key: the table has no PRIMARY KEY and mode incremental needs",
         ),
     ],
 )
