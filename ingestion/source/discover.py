@@ -33,6 +33,7 @@ from ingestion.config.source import IDENTIFIER_PATTERN
 from ingestion.contract.names import RESERVED_COLUMNS, collisions, warehouse_name
 from ingestion.contract.typemap import map_column
 from ingestion.errors import CatalogError, ConfigError
+from ingestion.source import binlog
 from ingestion.source.mysql import SourceColumn, primary_key, quote_ident, table_columns
 
 IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
@@ -69,6 +70,7 @@ class Discovery:
     database: str
     tables: list[DiscoveredTable]
     views: list[str]
+    binlog_ready: bool = False  # the server allows mode cdc (ingestion.source.binlog)
 
     @property
     def copied(self) -> list[DiscoveredTable]:
@@ -200,7 +202,7 @@ def discover(
         table.notes = notes
     if include and not found and not views:
         raise ConfigError(f"--include {' '.join(include)}: no table of {database!r} matches")
-    return Discovery(database, found, views)
+    return Discovery(database, found, views, not binlog.preflight(conn)[0])
 
 
 def scalar(name: str) -> str:
@@ -256,6 +258,11 @@ def render(discovery: Discovery, name: str, schema: str) -> str:
             lines.append(
                 "    mode: full  # no column maintained by ON UPDATE CURRENT_TIMESTAMP: "
                 "every run reads the whole table"
+            )
+        if t.primary_key and discovery.binlog_ready:
+            lines.append(
+                "    # the server's binlog allows `mode: cdc`: every insert, update and delete "
+                "from the log, no cursor needed"
             )
         if t.partition_column:
             lines.append(

@@ -53,6 +53,7 @@ def test_discover_writes_a_file_that_loads_every_table_unedited(settings, tmp_pa
     assert config.tables["audit_log"].mode == "full" and not config.tables["audit_log"].primary_key
     assert "audit_log:  # about" in text and "no primary key: every run copies" in text
     assert "# location: spatial" in text
+    assert "binlog allows `mode: cdc`" in text  # the local server runs with the binlog on
     assert "#   v_orders: a view" in text and "tmp_scratch" not in text
     assert "# f: TINYINT(1) holding values other than 0 and 1" in text
     assert config.tables["flags"].column_types == {"f": "integer"}  # so no row is quarantined
