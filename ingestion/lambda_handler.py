@@ -125,10 +125,17 @@ def handler(event: dict | None, context) -> dict:
             "manifest": result.manifest_key,
             "resumed": result.resumed,
             "seconds": round(result.seconds, 3),
+            **({"capture": result.capture} if result.capture else {}),
         }
         log.info("table extracted" if result.status == "committed" else "table paused", extra=entry)
+        lag = {"capture_lag_seconds": result.capture["lag_seconds"]} if result.capture else {}
         emit_metrics(
-            "extract", table, rows=result.rows, deletes=result.deletes, seconds=result.seconds
+            "extract",
+            table,
+            rows=result.rows,
+            deletes=result.deletes,
+            seconds=result.seconds,
+            **lag,  # mode cdc: the infra's capture-lag alarm watches it
         )
         results.append(entry)
         if result.status == "continue":

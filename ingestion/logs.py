@@ -90,7 +90,7 @@ def configure(json_lines: bool | None = None, level: int = logging.INFO) -> None
 
 
 METRICS_NAMESPACE = "JLR/DataPlatform"
-_UNITS = {"seconds": "Seconds"}
+_UNITS = {"seconds": "Seconds", "capture_lag_seconds": "Seconds"}
 
 
 def metrics_record(stage: str, table: str, **values: float) -> dict:

@@ -313,12 +313,15 @@ def raw_value(value: object) -> object:
 
 def capture_summary(window: dict, changes: dict) -> dict:
     """What a cdc run read: events by operation, the position reached, the last change's
-    commit time and the lag behind the run's start (the server's time minus that commit)."""
+    commit time, and the lag: seconds from that commit until the run committed it (0 when the
+    window held no change: nothing was waiting)."""
     last = changes.get("last_event_at")
+    now = datetime.now(UTC)
     return {
         "position": window["high"],
         "events": changes["events"],
         "keys_upserted": len(changes["upserts"]),
         "keys_deleted": len(changes["deletes"]),
         "last_event_at": datetime.fromtimestamp(last, UTC).isoformat() if last else None,
+        "lag_seconds": round(max(0.0, now.timestamp() - last), 3) if last else 0.0,
     }

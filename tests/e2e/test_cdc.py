@@ -106,7 +106,15 @@ def test_cdc_snapshot_then_binlog(settings, tmp_path):
                         (40, "di", 40)]  # fmt: skip
     assert len(rows) == 20005
 
-    # a quiet source: an empty window, nothing read
+    # a widening between runs, then a quiet source: an empty window, nothing read
+    source(
+        settings,
+        "alter table accounts modify name varchar(40)",
+        "update accounts set name = 'a name longer than twenty' where id = 6",
+    )
+    run, result = ingest_and_reconcile(settings, config)
+    assert (run.status, run.loaded) == ("ok", 1), run.error
+    assert result.equal, result.as_dict()
     run, result = ingest_and_reconcile(settings, config)
     assert (run.status, run.mode, run.extracted) == ("ok", "cdc", 0), run.error
     assert result.equal
