@@ -324,6 +324,7 @@ def curate_batch(
         zero_dates_nulled=zeros,
         extracted_at=manifest.extracted_at,
         curated_at=datetime.now(UTC).isoformat(),
+        capture=manifest.capture,
     )
     manifest_key = layout.manifest_key(target)
     crash_point("curate.before_manifest")

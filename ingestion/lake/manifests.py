@@ -90,6 +90,7 @@ class CuratedManifest:
     extracted_at: str | None = None
     curated_at: str | None = None
     format: str = CURATED_FORMAT
+    capture: dict | None = None  # mode cdc: the raw run's binlog reading (position, events, lag)
 
 
 Manifest = TypeVar("Manifest", RawManifest, CuratedManifest)

@@ -60,6 +60,13 @@ AUDIT_COLUMNS = [
     ("started_at", "timestamptz", "timestamptz"),
     ("finished_at", "timestamptz", "timestamptz"),
     ("load_id", "text", "varchar(64)"),
+    # mode cdc: the binlog position the batch reached, its capture lag (seconds from the last
+    # change's commit until the extract committed it) and the events read, by operation
+    ("binlog_position", "text", "varchar(256)"),
+    ("capture_lag_seconds", "double precision", "double precision"),
+    ("events_inserted", "bigint", "bigint"),
+    ("events_updated", "bigint", "bigint"),
+    ("events_deleted", "bigint", "bigint"),
 ]
 
 # ops.deleted_keys, one row per key an incremental batch deleted: (column, PostgreSQL, Redshift).
@@ -73,6 +80,20 @@ DELETED_KEY_COLUMNS = [
     ("deleted_at", "timestamptz", "timestamptz"),
 ]
 DELETED_KEY_SEPARATOR = "|"
+
+
+def capture_columns(capture: dict | None) -> tuple:
+    """The audit's cdc columns from a manifest's ``capture`` (all null for other modes)."""
+    if not capture:
+        return (None, None, None, None, None)
+    position, events = capture["position"], capture["events"]
+    return (
+        f"{position['file']}:{position['pos']}",
+        float(capture["lag_seconds"]),
+        int(events["c"]),
+        int(events["u"]),
+        int(events["d"]),
+    )
 
 
 @dataclass

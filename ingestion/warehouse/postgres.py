@@ -43,6 +43,7 @@ from ingestion.warehouse.interface import (
     LOADED_AT,
     LoadResult,
     PendingBatch,
+    capture_columns,
     is_not_null,
     schema_changes,
 )
@@ -441,8 +442,10 @@ class PostgresWarehouse:
         cur.execute(
             "insert into ops.load_audit (manifest_key, source, table_name, batch_id, mode, status, "
             "rows_extracted, rows_rejected, duplicates_removed, rows_curated, rows_loaded, "
-            "rows_deleted, rows_tombstoned, started_at, finished_at, load_id) values (%s, %s, %s, "
-            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), clock_timestamp(), %s)",
+            "rows_deleted, rows_tombstoned, started_at, finished_at, load_id, binlog_position, "
+            "capture_lag_seconds, events_inserted, events_updated, events_deleted) values (%s, "
+            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, to_timestamp(%s), clock_timestamp(), "
+            "%s, %s, %s, %s, %s, %s)",
             (
                 key,
                 manifest.source,
@@ -459,6 +462,7 @@ class PostgresWarehouse:
                 tombstoned,
                 started,
                 uuid.uuid4().hex,
+                *capture_columns(manifest.capture),
             ),
         )
 

@@ -191,6 +191,9 @@ class RedshiftWarehouse:
     def prepare(self) -> None:
         for statement in rsql.create_audit_table():
             self.api.run(statement)
+        found = self.api.run(rsql.staging_columns(), schema_name="ops", table_name="load_audit")
+        for statement in rsql.add_audit_columns({row[0] for row in found}):
+            self.api.run(statement)
 
     def audited_manifests(self, source: str, table: str) -> set[str]:
         rows = self.api.run(

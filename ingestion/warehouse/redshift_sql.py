@@ -13,6 +13,7 @@ against a strict pattern and rendered by ``literal`` - the only place a value be
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from ingestion.warehouse.interface import (
     DELETED_KEY_COLUMNS,
     DELETED_KEY_SEPARATOR,
     LOADED_AT,
+    capture_columns,
     is_not_null,
 )
 
@@ -39,7 +41,11 @@ def ident(*names: str) -> str:
     return ".".join(f'"{n}"' for n in names)
 
 
-def literal(value: str | int) -> str:
+def literal(value: str | int | float | None) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise LoadError(f"cannot render {type(value).__name__} as a SQL literal")
     if isinstance(value, int):
@@ -99,6 +105,16 @@ def create_audit_table() -> list[str]:
         f"create table if not exists {AUDIT_TABLE} ({columns}, primary key (manifest_key))",
         f"create table if not exists {DELETED_KEYS_TABLE} ({deleted}) "
         "diststyle auto compound sortkey (deleted_at)",
+    ]
+
+
+def add_audit_columns(existing: set[str]) -> list[str]:
+    """ALTERs giving an audit table made by an earlier version the newer columns (Redshift has
+    no ADD COLUMN IF NOT EXISTS); ``existing`` from ``staging_columns()`` on ops.load_audit."""
+    return [
+        f"alter table {AUDIT_TABLE} add column {ident(name)} {rs}"
+        for name, _, rs in AUDIT_COLUMNS
+        if name not in existing
     ]
 
 
@@ -229,6 +245,7 @@ def load_transaction(
             "sysdate",
             "sysdate",
             literal(load_id),
+            *(literal(v) for v in capture_columns(manifest.capture)),
         ]
     )
     audit_names = ", ".join(ident(name) for name, _, _ in AUDIT_COLUMNS)

@@ -21,7 +21,12 @@ from ingestion.lake import manifests
 from ingestion.lake.manifests import Counts, CuratedManifest
 from ingestion.lake.storage import S3Lake
 from ingestion.warehouse import redshift_sql as rsql
-from ingestion.warehouse.interface import PendingBatch, load_pending
+from ingestion.warehouse.interface import (
+    AUDIT_COLUMNS,
+    PendingBatch,
+    capture_columns,
+    load_pending,
+)
 from ingestion.warehouse.redshift import DataApi, RedshiftTarget, RedshiftWarehouse
 
 GOLDEN = Path(__file__).parent / "golden" / "redshift_statements.sql"
@@ -50,6 +55,36 @@ MANIFEST = CuratedManifest(
     ],
     counts=Counts(extracted=6, curated=5, rejected=1, duplicates_removed=0),
 )
+
+
+CAPTURE = {
+    "position": {"file": "mariadb-bin.000012", "pos": 4711},
+    "events": {"c": 3, "u": 2, "d": 1},
+    "lag_seconds": 12.5,
+}
+
+
+def test_the_audit_row_carries_a_cdc_batchs_position_lag_and_events():
+    assert capture_columns(CAPTURE) == ("mariadb-bin.000012:4711", 12.5, 3, 2, 1)
+    assert capture_columns(None) == (None,) * 5
+    (audit,) = [
+        s.sql
+        for s in rsql.load_transaction(
+            schema="s",
+            table="items",
+            columns=COLUMNS,
+            primary_key=["id"],
+            mode="cdc",
+            copy_manifest_url="s3://b/k.json",
+            iam_role_arn=ROLE,
+            manifest_key=KEY,
+            manifest=replace(MANIFEST, mode="cdc", capture=CAPTURE),
+            load_id="0f" * 16,
+        )  # fmt: skip
+        if s.name == "audit"
+    ]
+    assert "'mariadb-bin.000012:4711', 12.5, 3, 2, 1 where" in audit
+    assert rsql.add_audit_columns({name for name, _, _ in AUDIT_COLUMNS}) == []
 
 
 SPATIAL = [*COLUMNS[:2], {"name": "site", "redshift": "geometry", "nullable": True}]
@@ -102,6 +137,21 @@ def every_statement() -> list[tuple[str, str]]:
     for mode, superseded in modes:
         label = "superseded" if superseded else mode
         named += [(f"{label} load: {s.name}", s.sql) for s in load_steps(mode, superseded)]
+    cdc = rsql.load_transaction(
+        schema="jlr_ops_staging",
+        table="items",
+        columns=COLUMNS,
+        primary_key=["id"],
+        mode="cdc",
+        copy_manifest_url="s3://jlr-lake/curated/jlr_ops/items/batch=x/_redshift_copy.json",
+        iam_role_arn=ROLE,
+        manifest_key=KEY,
+        manifest=replace(MANIFEST, mode="cdc", capture=CAPTURE),
+        load_id="0f" * 16,
+    )
+    named += [(f"cdc load: {s.name}", s.sql) for s in cdc if s.name == "audit"]
+    older = {name for name, _, _ in AUDIT_COLUMNS[:-5]}  # an audit table from before cdc
+    named += [(f"audit column {i}", s) for i, s in enumerate(rsql.add_audit_columns(older), 1)]
     spatial = load_steps(columns=SPATIAL)  # staged as VARCHAR, converted on insert
     named += [
         (f"spatial: {s.name}", s.sql) for s in spatial if s.name in ("create temp table", "insert")
@@ -325,6 +375,13 @@ def test_a_first_load_creates_the_table_then_loads_in_one_transaction(s3_lake):
     script = ScriptedRedshift()
     for statement in rsql.create_audit_table():
         script.statement(statement)
+    # an audit table from before mode cdc: it gains the newer columns
+    older = [[name, "bigint", None, 64, 0] for name, _, _ in AUDIT_COLUMNS[:-5]]
+    script.statement(
+        rsql.staging_columns(), {"schema_name": "ops", "table_name": "load_audit"}, records=older
+    )
+    for name, _, redshift in AUDIT_COLUMNS[-5:]:
+        script.statement(f'alter table "ops"."load_audit" add column "{name}" {redshift}')
     script.statement(
         rsql.audited_manifests(), {"source": "jlr_ops", "table_name": "items"}, records=[]
     )

@@ -29,7 +29,12 @@ final as (
         -- the pipeline's promise, checked per batch
         rows_extracted = rows_curated + rows_rejected + duplicates_removed
         and (load_status <> 'loaded' or rows_curated = rows_loaded + rows_tombstoned)
-            as counts_reconcile
+            as counts_reconcile,
+        binlog_position,
+        capture_lag_seconds,
+        events_inserted,
+        events_updated,
+        events_deleted
     from audit
 )
 

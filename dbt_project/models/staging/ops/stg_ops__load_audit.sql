@@ -18,7 +18,12 @@ renamed as (
         rows_deleted,
         rows_tombstoned,
         started_at,
-        finished_at
+        finished_at,
+        cast(binlog_position as varchar(256)) as binlog_position,
+        cast(capture_lag_seconds as numeric(14, 3)) as capture_lag_seconds,
+        events_inserted,
+        events_updated,
+        events_deleted
     from source
 )
 

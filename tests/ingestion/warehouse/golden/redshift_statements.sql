@@ -2,7 +2,7 @@
 create schema if not exists ops;
 
 -- audit table 2
-create table if not exists "ops"."load_audit" ("manifest_key" varchar(1024) not null, "source" varchar(128), "table_name" varchar(128), "batch_id" varchar(64), "mode" varchar(16), "status" varchar(16), "rows_extracted" bigint, "rows_rejected" bigint, "duplicates_removed" bigint, "rows_curated" bigint, "rows_loaded" bigint, "rows_deleted" bigint, "rows_tombstoned" bigint, "started_at" timestamptz, "finished_at" timestamptz, "load_id" varchar(64), primary key (manifest_key));
+create table if not exists "ops"."load_audit" ("manifest_key" varchar(1024) not null, "source" varchar(128), "table_name" varchar(128), "batch_id" varchar(64), "mode" varchar(16), "status" varchar(16), "rows_extracted" bigint, "rows_rejected" bigint, "duplicates_removed" bigint, "rows_curated" bigint, "rows_loaded" bigint, "rows_deleted" bigint, "rows_tombstoned" bigint, "started_at" timestamptz, "finished_at" timestamptz, "load_id" varchar(64), "binlog_position" varchar(256), "capture_lag_seconds" double precision, "events_inserted" bigint, "events_updated" bigint, "events_deleted" bigint, primary key (manifest_key));
 
 -- audit table 3
 create table if not exists "ops"."deleted_keys" ("source" varchar(128) not null, "table_name" varchar(128) not null, "key_value" varchar(1024) not null, "batch_id" varchar(64) not null, "manifest_key" varchar(1024) not null, "deleted_at" timestamptz not null default sysdate) diststyle auto compound sortkey (deleted_at);
@@ -50,7 +50,7 @@ copy "_batch_items" from 's3://jlr-lake/curated/jlr_ops/items/batch=x/_redshift_
 select 1 / (case when count(*) = 5 then 1 else 0 end) from "_batch_items";
 
 -- incremental load: audit
-insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'incremental', 'loaded', 6, 1, 0, 5, (select count(*) from "_batch_items" where not "_is_deleted"), (select count(*) from "jlr_ops_staging"."items" t join "_batch_items" b on t."id" = b."id"), (select count(*) from "_batch_items" where "_is_deleted"), sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f' where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
+insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id", "binlog_position", "capture_lag_seconds", "events_inserted", "events_updated", "events_deleted") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'incremental', 'loaded', 6, 1, 0, 5, (select count(*) from "_batch_items" where not "_is_deleted"), (select count(*) from "jlr_ops_staging"."items" t join "_batch_items" b on t."id" = b."id"), (select count(*) from "_batch_items" where "_is_deleted"), sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f', null, null, null, null, null where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
 
 -- incremental load: record deletions
 insert into "ops"."deleted_keys" ("source", "table_name", "key_value", "batch_id", "manifest_key", "deleted_at") select 'jlr_ops', 'items', cast(b."id" as varchar), '20261124T080000Z', 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', sysdate from "_batch_items" b where b."_is_deleted" and exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
@@ -74,7 +74,7 @@ copy "_batch_items" from 's3://jlr-lake/curated/jlr_ops/items/batch=x/_redshift_
 select 1 / (case when count(*) = 5 then 1 else 0 end) from "_batch_items";
 
 -- full load: audit
-insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'full', 'loaded', 6, 1, 0, 5, (select count(*) from "_batch_items" where not "_is_deleted"), (select count(*) from "jlr_ops_staging"."items"), (select count(*) from "_batch_items" where "_is_deleted"), sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f' where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
+insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id", "binlog_position", "capture_lag_seconds", "events_inserted", "events_updated", "events_deleted") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'full', 'loaded', 6, 1, 0, 5, (select count(*) from "_batch_items" where not "_is_deleted"), (select count(*) from "jlr_ops_staging"."items"), (select count(*) from "_batch_items" where "_is_deleted"), sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f', null, null, null, null, null where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
 
 -- full load: delete
 delete from "jlr_ops_staging"."items" where exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
@@ -86,7 +86,7 @@ insert into "jlr_ops_staging"."items" ("id", "amount", "note", "doc", "payload",
 lock "ops"."load_audit", "jlr_ops_staging"."items";
 
 -- superseded load: audit
-insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'full', 'superseded', 6, 1, 0, 5, 0, 0, 0, sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f' where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
+insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id", "binlog_position", "capture_lag_seconds", "events_inserted", "events_updated", "events_deleted") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'full', 'superseded', 6, 1, 0, 5, 0, 0, 0, sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f', null, null, null, null, null where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
 
 -- append load: lock
 lock "ops"."load_audit", "jlr_ops_staging"."items";
@@ -101,10 +101,28 @@ copy "_batch_items" from 's3://jlr-lake/curated/jlr_ops/items/batch=x/_redshift_
 select 1 / (case when count(*) = 5 then 1 else 0 end) from "_batch_items";
 
 -- append load: audit
-insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'append', 'loaded', 6, 1, 0, 5, (select count(*) from "_batch_items" where not "_is_deleted"), 0, (select count(*) from "_batch_items" where "_is_deleted"), sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f' where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
+insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id", "binlog_position", "capture_lag_seconds", "events_inserted", "events_updated", "events_deleted") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'append', 'loaded', 6, 1, 0, 5, (select count(*) from "_batch_items" where not "_is_deleted"), 0, (select count(*) from "_batch_items" where "_is_deleted"), sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f', null, null, null, null, null where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
 
 -- append load: insert
 insert into "jlr_ops_staging"."items" ("id", "amount", "note", "doc", "payload", "updated_at", "_batch_id", "_is_deleted", "_loaded_at") select "id", "amount", "note", json_parse("doc"), "payload", "updated_at", "_batch_id", "_is_deleted", sysdate from "_batch_items" where not "_is_deleted" and exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json' and load_id = '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f');
+
+-- cdc load: audit
+insert into "ops"."load_audit" ("manifest_key", "source", "table_name", "batch_id", "mode", "status", "rows_extracted", "rows_rejected", "duplicates_removed", "rows_curated", "rows_loaded", "rows_deleted", "rows_tombstoned", "started_at", "finished_at", "load_id", "binlog_position", "capture_lag_seconds", "events_inserted", "events_updated", "events_deleted") select 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json', 'jlr_ops', 'items', '20261124T080000Z', 'cdc', 'loaded', 6, 1, 0, 5, (select count(*) from "_batch_items" where not "_is_deleted"), (select count(*) from "jlr_ops_staging"."items" t join "_batch_items" b on t."id" = b."id"), (select count(*) from "_batch_items" where "_is_deleted"), sysdate, sysdate, '0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f', 'mariadb-bin.000012:4711', 12.5, 3, 2, 1 where not exists (select 1 from "ops"."load_audit" where manifest_key = 'curated/jlr_ops/items/batch=20261124T080000Z/_manifest.json');
+
+-- audit column 1
+alter table "ops"."load_audit" add column "binlog_position" varchar(256);
+
+-- audit column 2
+alter table "ops"."load_audit" add column "capture_lag_seconds" double precision;
+
+-- audit column 3
+alter table "ops"."load_audit" add column "events_inserted" bigint;
+
+-- audit column 4
+alter table "ops"."load_audit" add column "events_updated" bigint;
+
+-- audit column 5
+alter table "ops"."load_audit" add column "events_deleted" bigint;
 
 -- spatial: create temp table
 create temp table "_batch_items" ("id" bigint, "amount" decimal(12,2), "site" varchar(65535));
