@@ -84,7 +84,7 @@ test: setup ## Run the test suite (starts the local stack; tests use their own d
 bench: up ## Benchmarks: extract vs the mariadb client, every stage (1M rows), cdc vs cursor + key comparison (1M rows, 1 % changed), load vs psql \copy, incremental dbt (SCALE=1 and 3), make ingest at SCALE=5 with peak memory per stage (bench/results/)
 	@$(PY) bench/extract_bench.py
 	@$(PY) bench/pipeline_bench.py
-	@$(PY) bench/cdc_bench.py
+	@$(PY) -m bench.cdc_bench
 	@$(PY) bench/dbt_bench.py
 	@$(PY) bench/dbt_bench.py --scale 3 --results bench/results/dbt-scale3.json
 	@$(PY) bench/scale_bench.py

@@ -18,7 +18,24 @@ from ingestion.lake.storage import open_lake
 from ingestion.reconcile import reconcile
 from tests.ingestion.test_cli import run_cli
 
-TABLES = ["customers", "sales_orders"]  # incremental, PII, rejects, soft and hard deletes
+# customers incremental (PII, rejects, soft deletes), sales_orders cdc (soft and hard deletes,
+# updates that leave updated_at alone)
+TABLES = ["customers", "sales_orders"]
+CDC_CUSTOMERS = "  customers:\n    primary_key: [customer_id]\n    mode: cdc\n"
+INCREMENTAL_CUSTOMERS = (
+    "  customers:\n    primary_key: [customer_id]\n    mode: incremental\n"
+    "    cursor: updated_at\n    lookback_seconds: 300\n"
+)
+
+
+def source_file(tmp_path):
+    """The demo's source file with customers read incrementally: both modes in the matrix."""
+    text = DEFAULT_SOURCE.read_text(encoding="utf-8")
+    assert CDC_CUSTOMERS in text
+    path = tmp_path / "jlr_ops.yml"
+    path.write_text(text.replace(CDC_CUSTOMERS, INCREMENTAL_CUSTOMERS), encoding="utf-8")
+    return path
+
 
 # (crash point, where it lives): the ingest process itself, or a Glue job it runs
 CRASH_POINTS = [
@@ -33,33 +50,35 @@ CRASH_POINTS = [
 ]
 
 
-def ingest(settings, crash_at: str | None = None) -> subprocess.CompletedProcess:
+def ingest(settings, source, crash_at: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **settings.to_env(), "LOG_FORMAT": "json"}
     env.pop("JLR_CRASH_AT", None)
     if crash_at:
         env["JLR_CRASH_AT"] = crash_at
-    return run_cli("ingest", "--tables", ",".join(TABLES), env=env)
+    return run_cli("ingest", "--source", str(source), "--tables", ",".join(TABLES), env=env)
 
 
-def test_killed_at_every_crash_point_a_rerun_loses_and_duplicates_nothing(settings):
-    config = load_source(DEFAULT_SOURCE)
+def test_killed_at_every_crash_point_a_rerun_loses_and_duplicates_nothing(settings, tmp_path):
+    source = source_file(tmp_path)
+    config = load_source(source)
+    assert [config.tables[t].mode for t in TABLES] == ["incremental", "cdc"]
     database = settings.mysql.database
     lake = open_lake(settings.lake_uri)
     seed_database(settings.mysql, database, 0.001, 5)
-    first = ingest(settings)
+    first = ingest(settings, source)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     lag = max(config.tables[t].safety_lag_seconds for t in TABLES) + 1
 
     for point, where in CRASH_POINTS:
         apply_changes(settings.mysql, database, 1)
         time.sleep(lag)  # the changes are older than the extract window's safety lag
-        killed = ingest(settings, point)
+        killed = ingest(settings, source, point)
         if where == "ingest":
             assert killed.returncode == -9, (point, killed.stderr[-2000:])
         else:  # the job died; the ingest reports it, names the job, and exits 1
             assert killed.returncode == 1, (point, killed.stdout[-2000:])
             assert f"job {where} exited with code -9" in killed.stdout, (point, killed.stdout)
-        rerun = ingest(settings)
+        rerun = ingest(settings, source)
         assert rerun.returncode == 0, (point, rerun.stdout[-2000:], rerun.stderr[-2000:])
         tables = [json.loads(x) for x in rerun.stdout.splitlines() if x.startswith("{")]
         assert {t["table"]: t["status"] for t in tables} == {t: "ok" for t in TABLES}

@@ -5,6 +5,15 @@ orders and claims through their statuses, edits customers and dealers, soft-dele
 and hard-deletes a few cancelled orders and rejected claims. Changed rows get ``updated_at`` =
 the server's current UTC time, as a real application would stamp them. Which rows change is
 deterministic for a given SEED and day number.
+
+Three things a real source also does, which only change capture from the binlog (``mode: cdc``)
+sees exactly:
+
+* back-office fixes that do not touch ``updated_at`` (payment references filled in by the
+  payments system, a labour-rate correction run as a manual UPDATE);
+* a transaction that rolls back (it never happened: nothing may arrive from it);
+* every third day, one large transaction: a plant registers its unsold production in bulk
+  (``BULK_VEHICLES`` rows at SCALE=0.01 and above, fewer on smaller demos).
 """
 
 from __future__ import annotations
@@ -33,6 +42,16 @@ def _insert(cur, table: str, rows: list[tuple]) -> int:
         marks = ", ".join(["%s"] * len(rows[0]))
         cur.executemany(f"insert into {quote_ident(table)} values ({marks})", rows)
     return len(rows)
+
+
+BULK_VEHICLES = 50_000
+BULK_EVERY_DAYS = 3
+
+
+def bulk_vehicle_rows(scale: float) -> int:
+    """Rows of the every-third-day bulk transaction: 50,000 from SCALE=0.01 up, in proportion
+    below (the test demos are smaller)."""
+    return min(BULK_VEHICLES, max(1_000, round(BULK_VEHICLES * scale / 0.01)))
 
 
 def _pick(day: int, key: str) -> str:
@@ -119,6 +138,20 @@ def apply_day(cur, seed: int, scale: float, day: int, clock: dict) -> dict[str, 
     )
     done["claims advanced"] = cur.rowcount
 
+    # back-office fixes that leave updated_at as it was: only the binlog sees them
+    cur.execute(
+        "update sales_orders set payment_reference = 9000000000 + order_id "
+        "where status = 'delivered' and payment_reference is null and deleted_at is null "
+        f"order by {_pick(day + 104729, 'order_id')} limit {max(2, round(sizes.orders * 0.002))}"
+    )
+    done["orders fixed without updated_at"] = cur.rowcount
+    cur.execute(
+        "update warranty_claims set labour_cost = round(labour_cost * 1.02, 2) "
+        f"where status in ('submitted', 'approved') order by {_pick(day + 104729, 'claim_id')} "
+        f"limit {max(2, round(sizes.claims * 0.005))}"
+    )
+    done["claims fixed without updated_at"] = cur.rowcount
+
     cur.execute(
         "update customers set deleted_at = utc_timestamp(6), updated_at = utc_timestamp(6) "
         f"where deleted_at is null order by {_pick(day + 7919, 'customer_id')} "
@@ -170,6 +203,44 @@ def apply_day(cur, seed: int, scale: float, day: int, clock: dict) -> dict[str, 
     return done
 
 
+def rolled_back(cur, day: int) -> int:
+    """A transaction that changes rows and then rolls back; returns the rows it had touched."""
+    cur.execute("start transaction")
+    cur.execute(
+        "update sales_orders set status = 'cancelled', updated_at = utc_timestamp(6) "
+        f"where deleted_at is null order by {_pick(day + 15485863, 'order_id')} limit 25"
+    )
+    touched = cur.rowcount
+    cur.execute(f"delete from customers order by {_pick(day + 15485863, 'customer_id')} limit 5")
+    touched += cur.rowcount
+    cur.execute("rollback")
+    return touched
+
+
+def bulk_vehicles(cur, seed: int, scale: float, day: int, clock: dict) -> int:
+    """One large transaction: a plant registers its unsold production in bulk."""
+    rng = _rng(seed, f"bulk:{day}")
+    world = World(
+        seed=seed, sizes=Sizes.for_scale(scale), serials={}, serial_base=clock["next_vin_serial"]
+    )
+    list(gen_model_trims(world))
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [(*_vehicle(rng, world, now.date()), now) for _ in range(bulk_vehicle_rows(scale))]
+    cur.execute("start transaction")
+    try:
+        for i in range(0, len(rows), 5_000):
+            _insert(cur, "vehicles", rows[i : i + 5_000])
+        cur.execute(
+            "update _demo_clock set next_vin_serial = %s where id = 1",
+            (max(world.serials.values()),),
+        )
+        cur.execute("commit")
+    except Exception:
+        cur.execute("rollback")
+        raise
+    return len(rows)
+
+
 def apply_changes(
     endpoint: Endpoint, database: str, days: int, seed: int | None = None
 ) -> dict[str, int]:
@@ -213,6 +284,14 @@ def apply_changes(
             except Exception:
                 cur.execute("rollback")
                 raise
+            day = clock["days_applied"] + 1
+            day_counts["rows in a rolled-back transaction"] = rolled_back(cur, day)
+            if day % BULK_EVERY_DAYS == 0:
+                cur.execute("select next_vin_serial from _demo_clock where id = 1")
+                clock["next_vin_serial"] = cur.fetchone()[0]
+                day_counts["vehicles in one bulk transaction"] = bulk_vehicles(
+                    cur, seed if seed is not None else clock["seed"], clock["scale"], day, clock
+                )
             for k, v in day_counts.items():
                 totals[k] = totals.get(k, 0) + v
     return totals

@@ -78,6 +78,21 @@ def current_position(conn) -> Position:
     return Position(str(row[0]), int(row[1]))
 
 
+def snapshot_position(cur) -> Position | None:
+    """The binlog position of the consistent snapshot open on ``cur``'s connection (MariaDB's
+    ``binlog_snapshot_file``/``_position``: every transaction committed before it is in the
+    snapshot, none after). None where the server does not report it (MySQL)."""
+    cur.execute("show status like 'binlog\\_snapshot\\_%'")
+    found = {}
+    for name, value in cur.fetchall():
+        name = name.decode() if isinstance(name, bytes) else str(name)
+        found[name.lower()] = value.decode() if isinstance(value, bytes) else str(value)
+    file, pos = found.get("binlog_snapshot_file"), found.get("binlog_snapshot_position")
+    if not file or not pos:
+        return None
+    return Position(file, int(pos))
+
+
 def binlog_files(conn) -> list[str]:
     with conn.cursor() as cur:
         cur.execute("show binary logs")

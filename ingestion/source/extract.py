@@ -46,6 +46,7 @@ from ingestion.source.deletes import compare_keys, write_tombstones
 from ingestion.source.mysql import connect, quote_ident
 from ingestion.source.plan import TablePlan, plan_table
 from ingestion.source.stream import (
+    NO_DECODING,
     StreamResult,
     StreamTask,
     _after_key_params,
@@ -221,6 +222,49 @@ def _cdc_changes(
     lake.put_json(key, document)
     crash_point("extract.cdc_changes_read")
     return document
+
+
+def _cdc_read(
+    run: dict,
+    plan: TablePlan,
+    endpoint: Endpoint,
+    database: str,
+    lake: Lake,
+    state: TableState,
+    prefix: str,
+    should_stop: Callable[[], bool] | None,
+    on_rows: Callable[[int], None] | None,
+) -> bool:
+    """Read a cdc run's changed rows by key, one slice of keys after the other; returns whether
+    it stopped early (the caller's deadline).
+
+    A fresh run opens a consistent snapshot first and, on MariaDB, moves the window's end to
+    the snapshot's own binlog position: the log is read up to exactly the state the rows are
+    read in, so every transaction is in the run whole or not at all, and a transaction
+    committed meanwhile is neither half-seen nor lost. A resumed run (its keys already read
+    from the log) reads the slices not yet done in a new snapshot; their rows may then be newer
+    than the window's end, which the next run, reading the log from that end, takes again."""
+    is_mariadb = run.get("mariadb", True)
+    if lake.exists(layout.cdc_changes_file(prefix)):
+        changes = _cdc_changes(run, plan, endpoint, database, lake, prefix, is_mariadb)
+        for task in _cdc_tasks(run, plan, endpoint, database, lake, prefix, changes):
+            if run_stream(task, should_stop, on_rows).stopped:
+                return True
+        return False
+    with connect(endpoint, database, streaming=True, conv=NO_DECODING) as conn:
+        cur = conn.cursor()
+        cur.execute("set transaction isolation level repeatable read")
+        cur.execute("start transaction with consistent snapshot, read only")
+        high = binlog.snapshot_position(cur) if is_mariadb else None
+        if high is not None and high != binlog.Position.of(run["window"]["high"]):
+            run["window"]["high"] = high.as_dict()
+            state.start(run)  # the run's end is now the snapshot's position
+        changes = _cdc_changes(run, plan, endpoint, database, lake, prefix, is_mariadb)
+        for task in _cdc_tasks(run, plan, endpoint, database, lake, prefix, changes):
+            if run_stream(task, should_stop, on_rows, conn=conn).stopped:
+                return True  # the connection is closed: the rest waits for a resume
+        cur.execute("commit")
+    return False
 
 
 def _cdc_tasks(
@@ -412,15 +456,9 @@ def extract_table(
     plan, run, resumed = _open_run(config, endpoint, database, lake, state, table, full_refresh)
     prefix = layout.raw_run_prefix(config.name, table, run["run_id"])
     if run["mode"] == "cdc":
-        changes = _cdc_changes(
-            run, plan, endpoint, database, lake, prefix, run.get("mariadb", True)
+        stopped = _cdc_read(
+            run, plan, endpoint, database, lake, state, prefix, should_stop, on_rows
         )
-        tasks = _cdc_tasks(run, plan, endpoint, database, lake, prefix, changes)
-        stopped = False
-        for task in tasks:  # one after the other: each is a slice of keys, read by key
-            if run_stream(task, should_stop, on_rows).stopped:
-                stopped = True
-                break
     else:
         tasks = _stream_tasks(run, plan, endpoint, database, lake, prefix)
         if plan.keyless and should_stop is not None:

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import zlib
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -236,8 +237,11 @@ def run_stream(
     task: StreamTask,
     should_stop: Callable[[], bool] | None = None,
     on_rows: Callable[[int], None] | None = None,
+    conn=None,
 ) -> StreamResult:
-    """Stream rows in key order, committing a chunk every ``chunk_rows`` rows / bytes."""
+    """Stream rows in key order, committing a chunk every ``chunk_rows`` rows / bytes. ``conn``:
+    a connection the caller opened (``stream_connection``) and keeps, e.g. to read several
+    slices in one snapshot; it is closed here only if the stream stops or fails."""
     lake = open_lake(task.lake_uri)
     where = f" where {' and '.join(task.where)}" if task.where else ""
     order = ", ".join(quote_ident(k) for k in task.primary_key)
@@ -245,7 +249,7 @@ def run_stream(
     result = StreamResult()
     with (
         tempfile.TemporaryDirectory(prefix="extract-") as tmp,
-        connect(task.endpoint, task.database, streaming=True, conv=NO_DECODING) as conn,
+        nullcontext(conn) if conn is not None else stream_connection(task) as conn,
     ):
         cur = conn.cursor()
         if task.snapshot:
@@ -267,6 +271,11 @@ def run_stream(
         {"stream": task.stream, "chunks": task.next_seq + result.chunks},
     )
     return result
+
+
+def stream_connection(task: StreamTask):
+    """A connection for ``run_stream``: unbuffered, rows left undecoded."""
+    return connect(task.endpoint, task.database, streaming=True, conv=NO_DECODING)
 
 
 def _abandon_stream(cur, conn) -> None:

@@ -99,6 +99,13 @@ def test_cdc_snapshot_then_binlog(settings, tmp_path):
     run, result = ingest_and_reconcile(settings, config)
     assert (run.status, run.mode) == ("ok", "cdc"), run.error
     assert run.capture["events"] == {"c": 20002, "u": 3, "d": 2}
+    with pg_connect(settings.postgres) as conn:
+        audit = conn.execute(
+            "select binlog_position, events_inserted, events_updated, events_deleted, "
+            "capture_lag_seconds >= 0 from ops.load_audit where mode = 'cdc'"
+        ).fetchall()
+    position = run.capture["position"]
+    assert audit == [(f"{position['file']}:{position['pos']}", 20002, 3, 2, True)]
     assert run.extracted == run.loaded + run.deletes_applied  # rows read by key + tombstones
     assert result.equal, result.as_dict()
     rows = staged(settings)
@@ -174,3 +181,82 @@ def test_cdc_killed_anywhere_a_rerun_loses_and_doubles_nothing(settings, tmp_pat
             config, settings, settings.mysql.database, open_lake(settings.lake_uri), ["accounts"]
         )
         assert result.equal and not result.duplicate_keys, (point, result.as_dict())
+
+
+def test_a_transaction_committed_during_a_run_is_in_it_whole_or_not_at_all(
+    settings, tmp_path, monkeypatch
+):
+    """A run reads the log up to its snapshot's own binlog position and the changed rows in
+    that snapshot: a transaction that commits while the run reads (here: right after the
+    snapshot opens, touching a key the run reads and one it does not) is wholly in the next
+    run, never half in this one."""
+    from ingestion.source import binlog
+
+    source(
+        settings,
+        "create table accounts (id int primary key, name varchar(20), balance decimal(12,2))",
+        "insert into accounts values (1, 'amy', 10), (2, 'bob', 20)",
+    )
+    path = tmp_path / "capture.yml"
+    path.write_text(CONFIG.format(database=settings.mysql.database, extra=""))
+    config = load_source(path)
+    assert ingest_and_reconcile(settings, config)[1].equal
+    source(settings, "update accounts set name = 'amy b' where id = 1")
+
+    real = binlog.snapshot_position
+
+    def snapshot_then_a_transfer(cur):
+        position = real(cur)
+        source(
+            settings,
+            "start transaction",
+            "update accounts set balance = balance - 5 where id = 1",
+            "update accounts set balance = balance + 5 where id = 2",
+            "commit",
+        )
+        return position
+
+    monkeypatch.setattr(binlog, "snapshot_position", snapshot_then_a_transfer)
+    (run,) = run_ingest(config, settings, settings.mysql.database, ["accounts"])
+    assert (run.status, run.mode, run.loaded) == ("ok", "cdc", 1), run.error
+    assert staged(settings) == [(1, "amy b", 10), (2, "bob", 20)]  # the transfer: not yet
+
+    monkeypatch.setattr(binlog, "snapshot_position", real)
+    run, result = ingest_and_reconcile(settings, config)
+    assert (run.status, run.capture["events"]) == ("ok", {"c": 0, "u": 2, "d": 0}), run.error
+    assert result.equal, result.as_dict()
+    assert staged(settings) == [(1, "amy b", 5), (2, "bob", 25)]
+
+
+def test_a_cdc_run_stopped_at_its_deadline_continues_with_the_same_keys(settings, tmp_path):
+    """The Lambda's continuation: a run told to stop (its invocation's deadline) after its first
+    chunk keeps the keys it read from the log and its window under the run; the next call
+    reads the rest, and the batch holds every changed key once."""
+    import gzip
+    import json
+
+    from ingestion.source.extract import extract_table
+
+    source(
+        settings,
+        "create table accounts (id int primary key, name varchar(20), balance decimal(12,2))",
+        "insert into accounts select seq, concat('a', seq), seq from seq_1_to_8000",
+    )
+    path = tmp_path / "capture.yml"
+    path.write_text(CONFIG.format(database=settings.mysql.database, extra="    chunk_rows: 1000\n"))
+    config = load_source(path)
+    lake = open_lake(settings.lake_uri)
+    first = extract_table(config, settings.mysql, lake, "accounts", parallel="threads")
+    assert (first.status, first.mode, first.rows) == ("committed", "full", 8000)
+    source(settings, "update accounts set balance = balance + 1 where id <= 6000")
+
+    stopped = extract_table(config, settings.mysql, lake, "accounts", should_stop=lambda: True)
+    assert (stopped.status, stopped.mode) == ("continue", "cdc")
+    done = extract_table(config, settings.mysql, lake, "accounts")
+    assert (done.status, done.resumed, done.rows) == ("committed", True, 6000)
+    assert done.window == stopped.window  # the same window: the position carried over
+    keys = []
+    for f in lake.get_json(done.manifest_key)["files"]:
+        with gzip.open(lake.path(f["key"]), "rt", encoding="utf-8") as handle:
+            keys += [json.loads(line)["id"] for line in handle]
+    assert sorted(keys) == list(range(1, 6001))
