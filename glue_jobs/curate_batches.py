@@ -202,7 +202,10 @@ def _checked_records(
 def _write_curated(
     lake: Lake, curated: DataFrame, target: str, rows: int, options: CurateOptions
 ) -> None:
-    if options.partition_column:
+    # an empty batch is written unpartitioned: one file with the schema and no rows (Spark writes
+    # no file at all for an empty partitioned write, and Redshift's COPY refuses a manifest
+    # without files)
+    if options.partition_column and rows > 0:
         # one task per partition value, so each partition gets files of up to rows_per_file rows
         # rather than one small file per task
         key = partition_name(options.partition_column, options.partition_granularity)

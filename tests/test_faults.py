@@ -79,8 +79,9 @@ def test_killed_at_every_crash_point_a_rerun_loses_and_duplicates_nothing(settin
             assert killed.returncode == 1, (point, killed.stdout[-2000:])
             assert f"job {where} exited with code -9" in killed.stdout, (point, killed.stdout)
         rerun = ingest(settings, source)
-        assert rerun.returncode == 0, (point, rerun.stdout[-2000:], rerun.stderr[-2000:])
         tables = [json.loads(x) for x in rerun.stdout.splitlines() if x.startswith("{")]
+        errors = {t["table"]: t.get("error") for t in tables if t.get("status") != "ok"}
+        assert rerun.returncode == 0, (point, errors, rerun.stderr[-2000:])
         assert {t["table"]: t["status"] for t in tables} == {t: "ok" for t in TABLES}
         for r in reconcile(config, settings, database, lake, TABLES):
             assert r.equal, (point, r.as_dict())

@@ -55,6 +55,8 @@ def test_no_secret_in_any_output_or_log(settings, tmp_path):
             cur.execute(f"drop user if exists '{user}'@'{host}'")
             cur.execute(f"create user '{user}'@'{host}' identified by %s", [MYSQL_SECRET])
             cur.execute(f"grant all on `{settings.mysql.database}`.* to '{user}'@'{host}'")
+            # the demo's cdc tables read the binlog, as a deployment's user must be allowed to
+            cur.execute(f"grant replication slave, replication client on *.* to '{user}'@'{host}'")
     with pg_connect(settings.postgres) as conn:
         conn.execute(f"drop role if exists {user}")
         conn.execute(f"create role {user} login superuser password '{PG_SECRET}'")

@@ -267,46 +267,74 @@ def _cdc_read(
     return False
 
 
+class _Progress:
+    """A run's committed chunks, from their markers: which streams are done, and where each
+    other stream resumes."""
+
+    def __init__(self, lake: Lake, prefix: str):
+        self.markers = [
+            lake.get_json(k) for k in lake.list(layout.chunk_markers_prefix(prefix), ".json")
+        ]
+        self.done = {m["stream"] for m in self.markers if "chunks" in m}
+
+    def task(
+        self,
+        plan: TablePlan,
+        endpoint: Endpoint,
+        database: str,
+        lake: Lake,
+        prefix: str,
+        stream: int,
+        where: list[str],
+        params: list,
+        snapshot: bool,
+    ) -> StreamTask:
+        """The stream's task, after its last committed chunk if it has one."""
+        mine = sorted(
+            (m for m in self.markers if m.get("stream") == stream and "seq" in m),
+            key=lambda m: m["seq"],
+        )
+        if mine:
+            where = [*where, _after_key_sql(plan.primary_key)]
+            params = [*params, *_after_key_params(mine[-1]["last_key"])]
+        select_sql, select_params = row_json_sql(plan, database)
+        return StreamTask(
+            endpoint=endpoint,
+            database=database,
+            lake_uri=lake.uri,
+            run_prefix=prefix,
+            stream=stream,
+            next_seq=(mine[-1]["seq"] + 1) if mine else 0,
+            select_sql=select_sql,
+            select_params=select_params,
+            where=where,
+            params=params,
+            primary_key=plan.primary_key,
+            patterns=zero_date_patterns(plan),
+            chunk_rows=plan.config.chunk_rows,
+            chunk_bytes=plan.config.chunk_bytes,
+            snapshot=snapshot,
+        )
+
+
 def _cdc_tasks(
     run: dict, plan: TablePlan, endpoint: Endpoint, database: str, lake: Lake, prefix: str,
     changes: dict,
 ) -> list[StreamTask]:  # fmt: skip
     """One stream per slice of the upserted keys: their current rows, read by key."""
-    markers = [lake.get_json(k) for k in lake.list(layout.chunk_markers_prefix(prefix), ".json")]
-    done = {m["stream"] for m in markers if "chunks" in m}
-    select_sql, select_params = row_json_sql(plan, database)
+    progress = _Progress(lake, prefix)
     columns = "(" + ", ".join(quote_ident(k) for k in plan.primary_key) + ")"
     one = "(" + ", ".join(["%s"] * len(plan.primary_key)) + ")"
     keys = changes["upserts"]
     tasks = []
     for stream, i in enumerate(range(0, len(keys), CDC_KEYS_PER_QUERY)):
-        if stream in done:
+        if stream in progress.done:
             continue
         part = keys[i : i + CDC_KEYS_PER_QUERY]
-        mine = sorted(
-            (m for m in markers if m.get("stream") == stream and "seq" in m),
-            key=lambda m: m["seq"],
-        )
-        after = _after_key_params(mine[-1]["last_key"]) if mine else []
+        where = [f"{columns} in ({', '.join([one] * len(part))})"]
+        params = [binlog.from_param(v) for k in part for v in k]
         tasks.append(
-            StreamTask(
-                endpoint=endpoint,
-                database=database,
-                lake_uri=lake.uri,
-                run_prefix=prefix,
-                stream=stream,
-                next_seq=mine[-1]["seq"] + 1 if mine else 0,
-                select_sql=select_sql,
-                select_params=select_params,
-                where=[f"{columns} in ({', '.join([one] * len(part))})"]
-                + ([_after_key_sql(plan.primary_key)] if mine else []),
-                params=[binlog.from_param(v) for k in part for v in k] + after,
-                primary_key=plan.primary_key,
-                patterns=zero_date_patterns(plan),
-                chunk_rows=plan.config.chunk_rows,
-                chunk_bytes=plan.config.chunk_bytes,
-                snapshot=False,
-            )
+            progress.task(plan, endpoint, database, lake, prefix, stream, where, params, False)
         )
     return tasks
 
@@ -314,17 +342,11 @@ def _cdc_tasks(
 def _stream_tasks(
     run: dict, plan: TablePlan, endpoint: Endpoint, database: str, lake: Lake, prefix: str
 ) -> list[StreamTask]:
-    markers = [lake.get_json(k) for k in lake.list(layout.chunk_markers_prefix(prefix), ".json")]
-    done = {m["stream"] for m in markers if "chunks" in m}
-    select_sql, select_params = row_json_sql(plan, database)
+    progress = _Progress(lake, prefix)
     tasks = []
     for spec in run["streams"]:
-        if spec["id"] in done:
+        if spec["id"] in progress.done:
             continue
-        mine = sorted(
-            (m for m in markers if m.get("stream") == spec["id"] and "seq" in m),
-            key=lambda m: m["seq"],
-        )
         where, params = [], []
         if run["mode"] in ("incremental", "append"):
             cursor = quote_ident(plan.cursor)
@@ -334,27 +356,8 @@ def _stream_tasks(
             pk = quote_ident(plan.primary_key[0])
             where.append(f"{pk} >= %s and {pk} < %s")
             params += [spec["low"], spec["high"]]
-        if mine:
-            where.append(_after_key_sql(plan.primary_key))
-            params += _after_key_params(mine[-1]["last_key"])
         tasks.append(
-            StreamTask(
-                endpoint=endpoint,
-                database=database,
-                lake_uri=lake.uri,
-                run_prefix=prefix,
-                stream=spec["id"],
-                next_seq=(mine[-1]["seq"] + 1) if mine else 0,
-                select_sql=select_sql,
-                select_params=select_params,
-                where=where,
-                params=params,
-                primary_key=plan.primary_key,
-                patterns=zero_date_patterns(plan),
-                chunk_rows=plan.config.chunk_rows,
-                chunk_bytes=plan.config.chunk_bytes,
-                snapshot=True,
-            )
+            progress.task(plan, endpoint, database, lake, prefix, spec["id"], where, params, True)
         )
     return tasks
 

@@ -33,6 +33,19 @@ def source(settings, *statements):
             cur.execute(statement)
 
 
+def accounts(settings, tmp_path, rows: str, extra: str = ""):
+    """The test's source table (no cursor column) with ``rows`` inserted by a select or a
+    values list, and a source file reading it in mode cdc; returns (path, config)."""
+    source(
+        settings,
+        "create table accounts (id int primary key, name varchar(20), balance decimal(12,2))",
+        f"insert into accounts {rows}",
+    )
+    path = tmp_path / "capture.yml"
+    path.write_text(CONFIG.format(database=settings.mysql.database, extra=extra))
+    return path, load_source(path)
+
+
 def staged(settings) -> list[tuple]:
     with pg_connect(settings.postgres) as conn:
         return conn.execute(
@@ -64,16 +77,12 @@ def ingest_and_reconcile(settings, config):
 
 
 def test_cdc_snapshot_then_binlog(settings, tmp_path):
-    source(
+    # no updated_at: no cursor could find these changes
+    path, config = accounts(
         settings,
-        # no updated_at: no cursor could find these changes
-        "create table accounts (id int primary key, name varchar(20), balance decimal(12,2))",
-        "insert into accounts values (1, 'amy', 10), (2, 'bob', 20), (3, 'cy', 30), "
-        "(4, 'di', 40), (5, 'ed', 50)",
+        tmp_path,
+        "values (1, 'amy', 10), (2, 'bob', 20), (3, 'cy', 30), (4, 'di', 40), (5, 'ed', 50)",
     )
-    path = tmp_path / "capture.yml"
-    path.write_text(CONFIG.format(database=settings.mysql.database, extra=""))
-    config = load_source(path)
     run, result = ingest_and_reconcile(settings, config)
     assert (run.status, run.mode, run.loaded) == ("ok", "full", 5), run.error  # the snapshot
     assert result.equal, result.as_dict()
@@ -149,14 +158,12 @@ def test_cdc_snapshot_then_binlog(settings, tmp_path):
 def test_cdc_killed_anywhere_a_rerun_loses_and_doubles_nothing(settings, tmp_path):
     """SIGKILL mid-stream (changes read, rows half written), before the position commits, and
     after the manifest but before the watermark: the rerun finishes the same window."""
-    source(
+    path, config = accounts(
         settings,
-        "create table accounts (id int primary key, name varchar(20), balance decimal(12,2))",
-        "insert into accounts select seq, concat('a', seq), seq from seq_1_to_3000",
+        tmp_path,
+        "select seq, concat('a', seq), seq from seq_1_to_3000",
+        "    chunk_rows: 1000\n",
     )
-    path = tmp_path / "capture.yml"
-    path.write_text(CONFIG.format(database=settings.mysql.database, extra="    chunk_rows: 1000\n"))
-    config = load_source(path)
     env = {**os.environ, **settings.to_env()}
     assert run_cli("ingest", "--source", str(path), env=env).returncode == 0
     for step, point in enumerate(
@@ -192,14 +199,7 @@ def test_a_transaction_committed_during_a_run_is_in_it_whole_or_not_at_all(
     run, never half in this one."""
     from ingestion.source import binlog
 
-    source(
-        settings,
-        "create table accounts (id int primary key, name varchar(20), balance decimal(12,2))",
-        "insert into accounts values (1, 'amy', 10), (2, 'bob', 20)",
-    )
-    path = tmp_path / "capture.yml"
-    path.write_text(CONFIG.format(database=settings.mysql.database, extra=""))
-    config = load_source(path)
+    path, config = accounts(settings, tmp_path, "values (1, 'amy', 10), (2, 'bob', 20)")
     assert ingest_and_reconcile(settings, config)[1].equal
     source(settings, "update accounts set name = 'amy b' where id = 1")
 
@@ -237,14 +237,12 @@ def test_a_cdc_run_stopped_at_its_deadline_continues_with_the_same_keys(settings
 
     from ingestion.source.extract import extract_table
 
-    source(
+    path, config = accounts(
         settings,
-        "create table accounts (id int primary key, name varchar(20), balance decimal(12,2))",
-        "insert into accounts select seq, concat('a', seq), seq from seq_1_to_8000",
+        tmp_path,
+        "select seq, concat('a', seq), seq from seq_1_to_8000",
+        "    chunk_rows: 1000\n",
     )
-    path = tmp_path / "capture.yml"
-    path.write_text(CONFIG.format(database=settings.mysql.database, extra="    chunk_rows: 1000\n"))
-    config = load_source(path)
     lake = open_lake(settings.lake_uri)
     first = extract_table(config, settings.mysql, lake, "accounts", parallel="threads")
     assert (first.status, first.mode, first.rows) == ("committed", "full", 8000)

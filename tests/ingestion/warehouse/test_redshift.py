@@ -67,22 +67,7 @@ CAPTURE = {
 def test_the_audit_row_carries_a_cdc_batchs_position_lag_and_events():
     assert capture_columns(CAPTURE) == ("mariadb-bin.000012:4711", 12.5, 3, 2, 1)
     assert capture_columns(None) == (None,) * 5
-    (audit,) = [
-        s.sql
-        for s in rsql.load_transaction(
-            schema="s",
-            table="items",
-            columns=COLUMNS,
-            primary_key=["id"],
-            mode="cdc",
-            copy_manifest_url="s3://b/k.json",
-            iam_role_arn=ROLE,
-            manifest_key=KEY,
-            manifest=replace(MANIFEST, mode="cdc", capture=CAPTURE),
-            load_id="0f" * 16,
-        )  # fmt: skip
-        if s.name == "audit"
-    ]
+    (audit,) = [s.sql for s in load_steps("cdc", capture=CAPTURE) if s.name == "audit"]
     assert "'mariadb-bin.000012:4711', 12.5, 3, 2, 1 where" in audit
     assert rsql.add_audit_columns({name for name, _, _ in AUDIT_COLUMNS}) == []
 
@@ -91,7 +76,12 @@ SPATIAL = [*COLUMNS[:2], {"name": "site", "redshift": "geometry", "nullable": Tr
 
 
 def load_steps(
-    mode="incremental", superseded=False, load_id="0f" * 16, primary_key=("id",), columns=COLUMNS
+    mode="incremental",
+    superseded=False,
+    load_id="0f" * 16,
+    primary_key=("id",),
+    columns=COLUMNS,
+    capture=None,
 ):
     return rsql.load_transaction(
         schema="jlr_ops_staging",
@@ -102,7 +92,7 @@ def load_steps(
         copy_manifest_url="s3://jlr-lake/curated/jlr_ops/items/batch=x/_redshift_copy.json",
         iam_role_arn=ROLE,
         manifest_key=KEY,
-        manifest=replace(MANIFEST, mode=mode),
+        manifest=replace(MANIFEST, mode=mode, capture=capture),
         load_id=load_id,
         superseded=superseded,
     )
@@ -137,18 +127,7 @@ def every_statement() -> list[tuple[str, str]]:
     for mode, superseded in modes:
         label = "superseded" if superseded else mode
         named += [(f"{label} load: {s.name}", s.sql) for s in load_steps(mode, superseded)]
-    cdc = rsql.load_transaction(
-        schema="jlr_ops_staging",
-        table="items",
-        columns=COLUMNS,
-        primary_key=["id"],
-        mode="cdc",
-        copy_manifest_url="s3://jlr-lake/curated/jlr_ops/items/batch=x/_redshift_copy.json",
-        iam_role_arn=ROLE,
-        manifest_key=KEY,
-        manifest=replace(MANIFEST, mode="cdc", capture=CAPTURE),
-        load_id="0f" * 16,
-    )
+    cdc = load_steps("cdc", capture=CAPTURE)
     named += [(f"cdc load: {s.name}", s.sql) for s in cdc if s.name == "audit"]
     older = {name for name, _, _ in AUDIT_COLUMNS[:-5]}  # an audit table from before cdc
     named += [(f"audit column {i}", s) for i, s in enumerate(rsql.add_audit_columns(older), 1)]
