@@ -87,7 +87,7 @@ def _catalog(conn, database: str) -> tuple[list[tuple[str, str, int]], dict[tupl
     with conn.cursor() as cur:
         cur.execute(
             "select table_name, table_type, coalesce(table_rows, 0) from information_schema.tables "
-            "where table_schema = %s order by table_name",
+            "where table_schema = %s order by cast(table_name as binary)",
             (database,),
         )
         tables = [(r[0], r[1], int(r[2])) for r in cur.fetchall()]

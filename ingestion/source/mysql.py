@@ -221,7 +221,8 @@ def base_tables(conn: pymysql.connections.Connection, database: str) -> list[str
     with conn.cursor() as cur:
         cur.execute(
             "select table_name from information_schema.tables "
-            "where table_schema = %s and table_type = 'BASE TABLE' order by table_name",
+            "where table_schema = %s and table_type = 'BASE TABLE' "
+            "order by cast(table_name as binary)",
             (database,),
         )
         return [r[0] for r in cur.fetchall()]
