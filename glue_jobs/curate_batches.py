@@ -7,18 +7,18 @@ kill rewrites the same batch (its id is the raw run id); a committed batch is ne
 
 from __future__ import annotations
 
-import math
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from glue_jobs.curation import (
     CORRUPT,
+    ERRORS,
     apply_contract,
     curated_types,
     datetimes_to_utc,
@@ -43,7 +43,7 @@ from ingestion.events import BatchCurated
 from ingestion.faults import crash_point
 from ingestion.lake import layout, manifests
 from ingestion.lake.manifests import LINEAGE_COLUMNS, Counts, CuratedManifest, RawManifest
-from ingestion.lake.storage import Lake
+from ingestion.lake.storage import Lake, LocalLake, parquet_rows
 
 
 def build_spark(app_name: str, settings: Settings | None = None) -> SparkSession:
@@ -59,12 +59,23 @@ def build_spark(app_name: str, settings: Settings | None = None) -> SparkSession
             SparkSession.builder.master(settings.spark_master)
             .appName(app_name)
             .config("spark.driver.memory", settings.spark_driver_memory)
+            # a batch job wants throughput, not short pauses: the parallel collector spends
+            # less of the two cores than G1's write barriers and concurrent marking
+            .config("spark.driver.extraJavaOptions", "-XX:+UseParallelGC")
             .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.ui.showConsoleProgress", "false")  # the job prints events, not bars
             .config("spark.hadoop.fs.file.impl.disable.cache", "true")
             .getOrCreate()
         )
         spark.sparkContext.setLogLevel("WARN")
+        # Shuffles (the dedupe's, by key) start with one partition per core and adaptive
+        # execution merges them by size (64 MB each), not by parallelism: a small table's batch
+        # becomes one task and one file per partition value, a large one keeps every core busy.
+        # Glue keeps its own defaults (200 partitions, adaptive execution on) for its workers.
+        cores = spark.sparkContext.defaultParallelism
+        spark.conf.set("spark.sql.shuffle.partitions", str(cores))
+        spark.conf.set("spark.sql.adaptive.enabled", "true")
+        spark.conf.set("spark.sql.adaptive.coalescePartitions.parallelismFirst", "false")
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     spark.conf.set("spark.sql.parquet.compression.codec", "zstd")
@@ -149,79 +160,143 @@ def _read_raw(
     return parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
 
 
-def _written_files(spark: SparkSession, lake: Lake, prefix: str, fmt: str) -> list[dict]:
-    """Files really written under prefix with their row counts (read back, not assumed)."""
-    if fmt == "parquet":
-        df = spark.read.parquet(lake.url(prefix + "/"))
-        deleted = F.sum(F.col("_is_deleted").cast("long"))
-    else:
-        df, deleted = spark.read.text(lake.url(prefix + "/")), F.lit(0)
-    counts = (
-        df.groupBy(F.input_file_name().alias("f"))
-        .agg(F.count(F.lit(1)).alias("rows"), deleted.alias("deletes"))
-        .collect()
-    )
-    return sorted(
-        (
-            {"key": lake.key_of(r["f"]), "rows": r["rows"], "deletes": r["deletes"] or 0}
-            for r in counts
-        ),
-        key=lambda f: f["key"],
-    )
+def _written_files(lake: Lake, prefix: str) -> list[dict]:
+    """The Parquet files really written under prefix, each with the row count its footer holds:
+    read from the files the writer committed (hidden ``_``/``.`` names are Spark's own), by
+    pyarrow, another reader than the Spark job that counted the input."""
+    files = []
+    for key in lake.list(prefix + "/", ".parquet"):
+        if any(part[:1] in "_." for part in key[len(prefix) + 1 :].split("/")):
+            continue
+        files.append({"key": key, "rows": parquet_rows(lake, key)})
+    return files
 
 
-def _checked_records(
-    spark: SparkSession,
-    lake: Lake,
-    manifest: RawManifest,
-    contract: list[dict],
-    pk: list[str],
-    zero_dates: str = "null",
-) -> tuple[DataFrame, int, dict[str, int]]:
-    """Every raw record cast to its type, with what failed and why; their number, which must
-    be the manifest's; and per column the zero-in-date values made null (one pass)."""
-    checked = apply_contract(_read_raw(spark, lake, manifest, contract), contract, pk, zero_dates)
-    soft = manifest.soft_delete_column
-    checked = mark_soft_deletes(checked, soft and warehouse_name(soft))
-    # read three times (count, rejects, curated): kept on local disk, not in the heap, so the
-    # job's memory does not grow with the batch (MEMORY_AND_DISK ran out of a 2 GB heap on a
-    # 5,250,000-row batch)
-    checked = checked.persist(StorageLevel.DISK_ONLY)
-    zero_counts = zero_date_counts(contract, zero_dates)
-    totals = checked.agg(F.count(F.lit(1)), *[agg for _, agg in zero_counts]).first()
-    extracted = int(totals[0])
-    zeros = {name: int(totals[i + 1] or 0) for i, (name, _) in enumerate(zero_counts)}
-    if extracted != manifest.records:
-        raise CurateError(
-            f"{manifest.table} batch {manifest.run_id}: raw files hold {extracted} records but "
-            f"the raw manifest says {manifest.records}"
+def _json_lines(spark: SparkSession, lake: Lake, prefix: str) -> int:
+    """Records in the JSON Lines files written under prefix, read back."""
+    return spark.read.text(lake.url(prefix + "/")).count()
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A batch's whole curation as one Spark plan (read, check, clean, dedupe, lineage), and
+    what it counts on the pass that writes it: one Observation where rows enter (records and
+    zero dates), one after the checks (rejected), one in the dedupe (duplicates removed) and one
+    where rows leave (rows and deletions)."""
+
+    curated: DataFrame
+    entered: Observation
+    checked: Observation
+    deduplicated: Observation | None
+    leaving: Observation
+    zero_columns: list[str]
+
+    def counts(self) -> dict:
+        entered, checked, leaving = self.entered.get, self.checked.get, self.leaving.get
+        return {
+            "extracted": int(entered["records"]),
+            "zeros": {n: int(entered[f"zero_{i}"]) for i, n in enumerate(self.zero_columns)},
+            "rejected": int(checked["rejected"]),
+            "duplicates": int(self.deduplicated.get["duplicates"]) if self.deduplicated else 0,
+            "leaving": int(leaving["rows"]),
+            "deletes": int(leaving["deletes"]),
+        }
+
+
+def _keys_repeated(
+    spark: SparkSession, lake: Lake, target: str, primary_key: list[str], on_driver: bool
+) -> bool:
+    """Whether a key occurs more than once in the files written under target: their key
+    columns read back, by pyarrow on this machine when the files are on its disk (no Spark
+    stage to plan and warm up for a few columns), else by a Spark aggregation (no sort)."""
+    if on_driver:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        keys = pa.concat_tables(
+            pq.ParquetFile(lake.path(f["key"])).read(columns=primary_key)
+            for f in _written_files(lake, target)
         )
-    return checked, extracted, zeros
+        return keys.group_by(primary_key).aggregate([]).num_rows < keys.num_rows
+    written = spark.read.parquet(lake.url(target + "/")).select(*primary_key)
+    return bool(written.groupBy(*primary_key).count().where(F.col("count") > 1).head(1))
+
+
+def _observation(what: str) -> Observation:
+    # Spark matches an observation's metrics to it by name: unique per batch, since tables'
+    # batches run side by side in one session
+    return Observation(f"{what}_{uuid.uuid4().hex}")
+
+
+def _checked(
+    spark: SparkSession, lake: Lake, manifest: RawManifest, contract: list[dict], pk: list[str],
+    zero_dates: str, entered: Observation | None = None,
+) -> tuple[DataFrame, list[str]]:  # fmt: skip
+    """Every raw record cast to its type, with what failed and why (``apply_contract``)."""
+    raw = _read_raw(spark, lake, manifest, contract)
+    zero_counts = zero_date_counts(contract, zero_dates)
+    if entered is not None:
+        raw = raw.observe(
+            entered,
+            F.count(F.lit(1)).alias("records"),
+            *[agg.alias(f"zero_{i}") for i, (_, agg) in enumerate(zero_counts)],
+        )
+    checked = apply_contract(raw, contract, pk, zero_dates)
+    soft = manifest.soft_delete_column
+    return mark_soft_deletes(checked, soft and warehouse_name(soft)), [n for n, _ in zero_counts]
+
+
+def _plan(
+    spark: SparkSession, lake: Lake, manifest: RawManifest, contract: list[dict],
+    options: CurateOptions, dedupe: bool,
+) -> _Plan:  # fmt: skip
+    primary_key = [warehouse_name(k) for k in manifest.primary_key]
+    cursor = manifest.cursor and warehouse_name(manifest.cursor)
+    names = [c["name"] for c in contract]
+    entered, checks, leaving = map(_observation, ("entered", "checked", "leaving"))
+    checked, zero_columns = _checked(
+        spark, lake, manifest, contract, primary_key, options.zero_dates, entered
+    )
+    checked = checked.observe(checks, F.count(F.when(F.size(ERRORS) > 0, 1)).alias("rejected"))
+    good, _ = split_rejects(checked)
+    good = normalise(good, contract, options.text_rules, options.pii_salt)
+    good = datetimes_to_utc(good, contract, options.source_time_zone)
+    deduplicated = None
+    if dedupe:
+        deduplicated = _observation("deduplicated")
+        good = deduplicate(good, primary_key, cursor, names, deduplicated)
+    curated = with_lineage(good, manifest.run_id, manifest.extracted_at).select(
+        *names, *[c[0] for c in LINEAGE_COLUMNS]
+    )
+    curated = curated.observe(
+        leaving,
+        F.count(F.lit(1)).alias("rows"),
+        F.count(F.when(F.col("_is_deleted"), 1)).alias("deletes"),
+    )
+    return _Plan(curated, entered, checks, deduplicated, leaving, zero_columns)
 
 
 def _write_curated(
-    lake: Lake, curated: DataFrame, target: str, rows: int, options: CurateOptions
+    spark: SparkSession, lake: Lake, curated: DataFrame, target: str, options: CurateOptions
 ) -> None:
-    # an empty batch is written unpartitioned: one file with the schema and no rows (Spark writes
-    # no file at all for an empty partitioned write, and Redshift's COPY refuses a manifest
-    # without files)
-    if options.partition_column and rows > 0:
-        # one task per partition value, so each partition gets files of up to rows_per_file rows
-        # rather than one small file per task
+    """One write, straight from the dedupe's tasks: no shuffle of its own. A partitioned table's
+    files are one per task and partition value (at most rows_per_file rows each); the tasks are
+    few because the session sizes its shuffles to the batch (``build_spark``)."""
+    url = lake.url(target + "/")
+    writer = curated
+    if options.partition_column:
         key = partition_name(options.partition_column, options.partition_granularity)
-        partitioned = with_partition(
-            curated, options.partition_column, options.partition_granularity
-        )
-        (
-            partitioned.repartition(key)
-            .write.mode("overwrite")
-            .partitionBy(key)
-            .option("maxRecordsPerFile", options.rows_per_file)
-            .parquet(lake.url(target + "/"))
-        )
+        writer = with_partition(curated, options.partition_column, options.partition_granularity)
+        writer = writer.write.partitionBy(key)
     else:
-        n_files = max(1, math.ceil(rows / options.rows_per_file))
-        curated.repartition(n_files).write.mode("overwrite").parquet(lake.url(target + "/"))
+        writer = writer.write
+    writer.mode("overwrite").option("maxRecordsPerFile", options.rows_per_file).parquet(url)
+    if not _written_files(lake, target):
+        # no row to write (an empty batch, or every row rejected): Spark writes no file for an
+        # empty partitioned write, and Redshift's COPY refuses a manifest without files; one
+        # file with the schema and no rows, unpartitioned
+        empty = spark.createDataFrame([], curated.schema)
+        empty.coalesce(1).write.mode("overwrite").parquet(url)
 
 
 def _curated_columns(contract: list[dict], options: CurateOptions) -> list[dict]:
@@ -259,59 +334,62 @@ def curate_batch(
     contract: list[dict],
     options: CurateOptions | None = None,
 ) -> BatchCurated:
-    """One raw run -> one curated batch: checked, cleaned, deduplicated, written, read back,
-    reconciled, then committed by its manifest. The key and the cursor are the run's own (its
-    raw manifest's). A keyless table's rows are kept as they are: identical rows are data."""
+    """One raw run -> one curated batch: checked, cleaned, deduplicated and written in one pass
+    over the raw files, then reconciled and committed by its manifest. The key and the cursor
+    are the run's own (its raw manifest's).
+
+    Every count comes from a different place than the next one: records entering (counted by
+    Spark as they are read, and compared with the raw manifest), rows removed by the dedupe
+    (counted by the dedupe), rows written (the Parquet footers of the files on the lake, read by
+    pyarrow) and rows rejected (the rejects files read back). ``extracted = curated + rejected +
+    duplicates`` must hold between them, so a row dropped or doubled on the way, or a file lost,
+    stops the batch before its commit."""
     started = time.perf_counter()
     options = options or CurateOptions()
     manifest = manifests.read_raw(lake, raw_key)
-    # the run's key and cursor, by their warehouse names (the columns' names from the read on)
     primary_key = [warehouse_name(k) for k in manifest.primary_key]
-    cursor = manifest.cursor and warehouse_name(manifest.cursor)
     batch_id = manifest.run_id
-    names = [c["name"] for c in contract]
-    checked, extracted, nulled_here = _checked_records(
-        spark, lake, manifest, contract, primary_key, options.zero_dates
-    )
-    # per column: full zero dates the extractor made null, and zero-in-date values made null here
-    extracted_zeros = {warehouse_name(k): n for k, n in manifest.zero_dates.items()}
-    zeros = dict(Counter(extracted_zeros) + Counter(nulled_here))
-    good, bad = split_rejects(checked)
-    good = normalise(good, contract, options.text_rules, options.pii_salt)
-    good = datetimes_to_utc(good, contract, options.source_time_zone)
-    good_rows = good.count()
-    if primary_key:
-        duplicates = good_rows - good.select(*primary_key).distinct().count()
-        good = deduplicate(good, primary_key, cursor, names)
-    else:
-        duplicates = 0
-    curated = with_lineage(good, batch_id, manifest.extracted_at).select(
-        *names, *[c[0] for c in LINEAGE_COLUMNS]
-    )
     target = layout.curated_batch_prefix(source, table, batch_id)
-    _write_curated(lake, curated, target, good_rows, options)
+    # Written without the dedupe first: it is the one shuffle of the job, and a run read from
+    # one snapshot holds each key once. The keys written are then counted (key columns of the
+    # written files only); a batch that does hold a key twice is written again, deduplicated.
+    plan = _plan(spark, lake, manifest, contract, options, dedupe=False)
+    _write_curated(spark, lake, plan.curated, target, options)
+    seen = plan.counts()
+    on_driver = isinstance(lake, LocalLake)
+    if primary_key and _keys_repeated(spark, lake, target, primary_key, on_driver):
+        plan = _plan(spark, lake, manifest, contract, options, dedupe=True)
+        _write_curated(spark, lake, plan.curated, target, options)
+        seen = plan.counts()
+    extracted = seen["extracted"]
+    if extracted != manifest.records:
+        raise CurateError(
+            f"{manifest.table} batch {batch_id}: raw files hold {extracted} records but "
+            f"the raw manifest says {manifest.records}"
+        )
     rejects_at = layout.rejects_prefix(source, table, batch_id)
     lake.delete_prefix(rejects_at)
-    if extracted - good_rows:
-        reject_records(bad, batch_id).coalesce(1).write.mode("overwrite").json(
+    written_rejects = 0
+    if seen["rejected"]:  # a second pass over the raw files, only for a batch with rejects
+        bad_rows = split_rejects(
+            _checked(spark, lake, manifest, contract, primary_key, options.zero_dates)[0]
+        )[1]
+        reject_records(bad_rows, batch_id).coalesce(1).write.mode("overwrite").json(
             lake.url(rejects_at + "/")
         )
-    # counted again from what was written, by another reader than the one that wrote it
-    files = _written_files(spark, lake, target, "parquet")
+        written_rejects = _json_lines(spark, lake, rejects_at)
+    files = _written_files(lake, target)
     written = sum(f["rows"] for f in files)
-    deletes = sum(f["deletes"] for f in files)
-    written_rejects = (
-        sum(f["rows"] for f in _written_files(spark, lake, rejects_at, "json"))
-        if extracted - good_rows
-        else 0
-    )
-    checked.unpersist()
-    if extracted != written + written_rejects + duplicates:
+    duplicates = seen["duplicates"]
+    if extracted != written + written_rejects + duplicates or written != seen["leaving"]:
         raise CurateError(
             f"{table} batch {batch_id}: counts do not reconcile: extracted "
-            f"{extracted} != curated {written} + rejected {written_rejects} + "
-            f"duplicates {duplicates}"
+            f"{extracted} != curated {written} (files on the lake; {seen['leaving']} left the "
+            f"job) + rejected {written_rejects} + duplicates {duplicates}"
         )
+    # per column: full zero dates the extractor made null, and zero-in-date values made null here
+    extracted_zeros = {warehouse_name(k): n for k, n in manifest.zero_dates.items()}
+    zeros = dict(Counter(extracted_zeros) + Counter(seen["zeros"]))
     curated_manifest = CuratedManifest(
         source=source,
         table=table,
@@ -320,9 +398,9 @@ def curate_batch(
         primary_key=primary_key,
         columns=_curated_columns(contract, options),
         files=files,
-        counts=Counts(extracted, written, written_rejects, duplicates, deletes),
+        counts=Counts(extracted, written, written_rejects, duplicates, seen["deletes"]),
         raw_manifests=[raw_key],
-        cursor=cursor,
+        cursor=manifest.cursor and warehouse_name(manifest.cursor),
         rejects_prefix=rejects_at if written_rejects else None,
         zero_dates_nulled=zeros,
         extracted_at=manifest.extracted_at,
@@ -341,10 +419,10 @@ def curate_batch(
         curated=written,
         rejected=written_rejects,
         duplicates_removed=duplicates,
-        deletes=deletes,
+        deletes=seen["deletes"],
         files=len(files),
         seconds=time.perf_counter() - started,
-        zero_dates=sum(nulled_here.values()),
+        zero_dates=sum(seen["zeros"].values()),
     )
 
 

@@ -7,7 +7,7 @@ directly on a local SparkSession. The column contract is the catalog's per-colum
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Observation, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -79,44 +79,59 @@ def with_warehouse_names(df: DataFrame, contract: list[dict]) -> DataFrame:
 
 def zero_in_date(raw_col: Column) -> Column:
     """A DATE/DATETIME text with a zero year, month or day (``2019-00-00``,
-    ``0000-00-00 14:02:10``), which the server accepts unless NO_ZERO_IN_DATE."""
-    return raw_col.rlike(rules.ZERO_IN_DATE)
+    ``0000-00-00 14:02:10``), which the server accepts unless NO_ZERO_IN_DATE. The pattern runs
+    only on texts that start with ``0000`` or hold ``-00`` (every date of a batch is checked,
+    and the regular expression is the costly part)."""
+    candidate = raw_col.startswith("0000") | raw_col.contains("-00")  # no copy of the text
+    return candidate & raw_col.rlike(rules.ZERO_IN_DATE)
 
 
-def _typed(
-    raw_col: Column, types: dict[str, str], zero_dates: str = "null"
-) -> tuple[Column, Column]:
-    """(typed value, failure condition) for one column."""
+def _typed(raw_col: Column, types: dict[str, str]) -> Column:
+    """The curated value of one raw value (null where it does not fit; ``_failed`` tells)."""
+    raw, spark = types["raw"], types["spark"]
+    if raw in ("date", "datetime"):
+        # a zero month or day never casts; a zero year can ('0000-01-01'), so only a value that
+        # did cast is checked for zeros
+        value = raw_col.cast(spark)
+        return F.when(value.isNotNull() & zero_in_date(raw_col), None).otherwise(value)
+    if raw == "bool":
+        return F.when(raw_col.isin(0, 1), raw_col == 1)
+    if raw == "bits" and spark == "boolean":
+        return raw_col != 0
+    if raw == "base64":
+        return F.unbase64(raw_col)
+    if raw in ("ewkb", "time", "json") or spark == "string":
+        return raw_col
+    return raw_col.cast(spark)
+
+
+def _failed(raw_col: Column, value: Column, types: dict[str, str], zero_dates: str) -> Column:
+    """Whether a raw value fails its type, given the curated value ``_typed`` made of it."""
     raw, spark = types["raw"], types["spark"]
     present = raw_col.isNotNull()
     if raw in ("date", "datetime"):
-        zero = zero_in_date(raw_col)
-        value = F.when(~zero, raw_col.cast(spark))
         if zero_dates == "reject":
-            return value, present & value.isNull()
-        return value, present & ~zero & value.isNull()  # null: counted by zero_date_counts
+            return present & value.isNull()
+        return present & value.isNull() & ~zero_in_date(raw_col)  # null: counted apart
     if raw == "ewkb":  # hex EWKB; its size is checked against the byte limit
-        return raw_col, present & ~raw_col.rlike(r"^([0-9A-F]{2})+$")
+        return present & ~raw_col.rlike(r"^([0-9A-F]{2})+$")
     if raw == "bool":
-        value = F.when(raw_col.isin(0, 1), raw_col == 1)
-        return value, present & ~raw_col.isin(0, 1)
+        return present & ~raw_col.isin(0, 1)
     if raw == "bits" and spark == "boolean":
-        return raw_col != 0, F.lit(False)
+        return F.lit(False)
     if raw == "time":
-        return raw_col, present & ~raw_col.rlike(TIME_PATTERN)
+        return present & ~raw_col.rlike(TIME_PATTERN)
     if raw == "json":
         # strictly valid JSON or a reject (lenient parsers let trailing text, single quotes and
         # NaN through, which the warehouse's JSONB/SUPER then refuses for the whole batch)
         wrapped = F.concat(F.lit('{"v":'), raw_col, F.lit("}"))
         parsed = F.from_json(wrapped, "v string, _bad string", STRICT_JSON)
-        return raw_col, present & parsed["_bad"].isNotNull()
+        return present & parsed["_bad"].isNotNull()
     if raw == "base64":
-        value = F.unbase64(raw_col)
-        return value, present & ~raw_col.rlike(r"^[A-Za-z0-9+/]*={0,2}$")
+        return present & ~raw_col.rlike(r"^[A-Za-z0-9+/]*={0,2}$")
     if spark == "string":
-        return raw_col, F.lit(False)
-    value = raw_col.cast(spark)
-    return value, present & value.isNull()
+        return F.lit(False)
+    return present & value.isNull()
 
 
 def apply_contract(
@@ -128,61 +143,67 @@ def apply_contract(
     malformed, a value does not fit its type, or a primary-key column is null. A zero date or
     zero-in-date value becomes null (``zero_dates: null``, counted by ``zero_date_counts``) or
     fails its row (``reject``).
+
+    Two projections: the first casts each value once, the second judges each row from the raw
+    and the cast values (the optimizer keeps them apart, as merging them would cast twice).
     """
-    typed, failures = [], []
-    for col in contract:
-        name, types = col["name"], col["types"]
-        value, failed = _typed(F.col(name), types, zero_dates)
-        typed.append(value.alias(name))
-        failures.append(
-            F.when(
-                failed,
-                F.concat(
-                    F.lit(f"{name}: value "),
-                    F.substring(F.col(name).cast("string"), 1, 80),
-                    F.lit(f" is not {_expected(types)} ({col['column_type']})"),
-                ),
-            )
-        )
-        limit = byte_limit(types)
-        if limit is not None:
-            size = F.octet_length(F.col(name))
-            failures.append(
-                F.when(
-                    size > limit,
-                    F.concat(
-                        F.lit(f"{name}: value of "),
-                        size.cast("string"),
-                        F.lit(f" bytes is longer than the warehouse's limit of {limit} bytes"),
-                    ),
-                )
-            )
-    for name in primary_key:
-        failures.append(F.when(F.col(name).isNull(), F.lit(f"{name}: primary key is null")))
-    failures.append(F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed raw record")))
     names = [c["name"] for c in contract]
     passthrough = [c for c in df.columns if c not in names]
+    raw_of = {n: f"__raw{i}" for i, n in enumerate(names)}
+    cast = df.select(
+        *[F.col(n).alias(raw_of[n]) for n in names],
+        *[_typed(F.col(c["name"]), c["types"]).alias(c["name"]) for c in contract],
+        *passthrough,
+    )
+    checks: list[tuple[Column, Column]] = []  # (failed, reason)
+    for col in contract:
+        name, types = col["name"], col["types"]
+        raw_col = F.col(raw_of[name])
+        reason = F.concat(
+            F.lit(f"{name}: value "),
+            F.substring(raw_col.cast("string"), 1, 80),
+            F.lit(f" is not {_expected(types)} ({col['column_type']})"),
+        )
+        checks.append((_failed(raw_col, F.col(name), types, zero_dates), reason))
+        limit = byte_limit(types)
+        if limit is not None:
+            size = F.octet_length(raw_col)
+            reason = F.concat(
+                F.lit(f"{name}: value of "),
+                size.cast("string"),
+                F.lit(f" bytes is longer than the warehouse's limit of {limit} bytes"),
+            )
+            checks.append((size > limit, reason))
+    for name in primary_key:
+        checks.append((F.col(name).isNull(), F.lit(f"{name}: primary key is null")))
+    checks.append((F.col(CORRUPT).isNotNull(), F.lit("malformed raw record")))
     # the raw values under their raw keys (the MySQL names): a rejected row is quarantined as
     # the extract wrote it
-    raw = [F.col(c["name"]).alias(_raw_key(c)) for c in contract]
-    return df.select(
-        *typed,
-        *[F.col(c) for c in passthrough],
+    raw = [F.col(raw_of[c["name"]]).alias(_raw_key(c)) for c in contract]
+    # A good row only evaluates whether anything failed; the reasons are put together for the
+    # failed rows alone (most batches have none, and an array per row is costly)
+    failed = F.lit(False)
+    for condition, _ in checks:
+        failed = failed | condition
+    reasons = F.filter(
+        F.array(*[F.when(condition, reason) for condition, reason in checks]),
+        lambda x: x.isNotNull(),
+    )
+    return cast.select(
+        *names,
+        *passthrough,
         F.struct(*raw).alias(RAW),
-        F.filter(F.array(*failures), lambda x: x.isNotNull()).alias(ERRORS),
+        F.when(failed, reasons).otherwise(F.array().cast("array<string>")).alias(ERRORS),
     )
 
 
 def zero_date_counts(contract: list[dict], zero_dates: str) -> list[tuple[str, Column]]:
     """(column, aggregate counting its zero dates nulled by the curate job) for each date-like
-    column, over a DataFrame of ``apply_contract``'s output (read from the raw values)."""
+    column, over the raw records (``with_warehouse_names``' output, before ``apply_contract``)."""
     if zero_dates != "null":
         return []
     return [
-        (
-            col["name"],
-            F.sum(F.when(zero_in_date(F.col(RAW).getField(_raw_key(col))), 1).otherwise(0)),
-        )
+        (col["name"], F.count(F.when(zero_in_date(F.col(col["name"])), 1)))
         for col in contract
         if col["types"]["raw"] in ("date", "datetime")
     ]
@@ -275,19 +296,27 @@ def mark_soft_deletes(df: DataFrame, column: str | None) -> DataFrame:
 
 
 def deduplicate(
-    df: DataFrame, primary_key: list[str], cursor: str | None, business_columns: list[str]
+    df: DataFrame,
+    primary_key: list[str],
+    cursor: str | None,
+    business_columns: list[str],
+    observation: Observation | None = None,
 ) -> DataFrame:
     """One row per primary key: a deletion wins (it was seen last, at the end of its run);
     then the latest cursor value; ties break deterministically on the later source file, then
-    on a hash of the row's content."""
+    on a hash of the row's content. With an observation, the rows the dedupe itself removes are
+    counted (``duplicates``) on the same pass, by the same window that ranks them."""
     order = [F.col("_is_deleted").desc()]
     if cursor:
         order.append(F.col(cursor).desc_nulls_last())
     order += [F.col("_source_file").desc(), F.xxhash64(*business_columns).desc()]
     window = Window.partitionBy(*primary_key).orderBy(*order)
-    return (
-        df.withColumn("_rank", F.row_number().over(window)).where(F.col("_rank") == 1).drop("_rank")
-    )
+    ranked = df.withColumn("_rank", F.row_number().over(window))
+    if observation is not None:
+        ranked = ranked.observe(
+            observation, F.count(F.when(F.col("_rank") > 1, 1)).alias("duplicates")
+        )
+    return ranked.where(F.col("_rank") == 1).drop("_rank")
 
 
 def with_lineage(df: DataFrame, batch_id: str, extracted_at: str) -> DataFrame:

@@ -39,7 +39,8 @@ LAMBDA_DEPENDENCIES = [
 ]
 # the Glue jobs read configuration like the Lambda but never MySQL
 SOURCE_ONLY = {"PyMySQL", "mysql-replication", "packaging"}
-GLUE_REQUIREMENTS = [d for d in LAMBDA_DEPENDENCIES if d not in SOURCE_ONLY]
+# ... and the curate job counts the rows it wrote from the Parquet footers with pyarrow
+GLUE_REQUIREMENTS = [d for d in LAMBDA_DEPENDENCIES if d not in SOURCE_ONLY] + ["pyarrow"]
 LAMBDA_LIMIT_BYTES = 50 * 2**20  # direct upload limit of a zipped deployment package
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 

@@ -150,6 +150,15 @@ class LocalLake(_JsonObjects):
         except OSError as exc:
             raise LakeError(f"cannot read {self.url(key)}: {exc.strerror or exc}") from None
 
+    def tail(self, key: str, size: int) -> bytes:
+        """The object's last ``size`` bytes (all of it when smaller)."""
+        try:
+            with self.path(key).open("rb") as f:
+                f.seek(max(0, f.seek(0, os.SEEK_END) - size))
+                return f.read()
+        except OSError as exc:
+            raise LakeError(f"cannot read {self.url(key)}: {exc.strerror or exc}") from None
+
 
 class S3Lake(_JsonObjects):
     """A lake under ``s3://bucket/prefix``: boto3, multipart uploads above a threshold.
@@ -267,6 +276,18 @@ class S3Lake(_JsonObjects):
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("read", key, exc) from None
 
+    def tail(self, key: str, size: int) -> bytes:
+        """The object's last ``size`` bytes (all of it when smaller): one ranged GET."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            reply = self.client.get_object(
+                Bucket=self.bucket, Key=self._key(key), Range=f"bytes=-{size}"
+            )
+            return reply["Body"].read()
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("read", key, exc) from None
+
     def _objects(self, prefix: str) -> Iterator[str]:
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -297,6 +318,26 @@ class S3Lake(_JsonObjects):
 
 
 Lake = LocalLake | S3Lake
+
+PARQUET_MAGIC = b"PAR1"
+
+
+def parquet_rows(lake: Lake, key: str) -> int:
+    """A Parquet file's row count from its footer, the metadata its writer put at its end: only
+    the footer is read (one or two ranged reads), never the data."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tail = lake.tail(key, 64 * 1024)
+    if len(tail) < 12 or tail[-4:] != PARQUET_MAGIC:
+        raise LakeError(f"{lake.url(key)} is not a Parquet file (no footer)")
+    length = int.from_bytes(tail[-8:-4], "little") + 8  # the footer, its length and the magic
+    if length > len(tail):
+        tail = lake.tail(key, length)
+    try:  # the footer alone behind a header magic reads as a file whose data is elsewhere
+        return pq.read_metadata(pa.BufferReader(PARQUET_MAGIC + tail[-length:])).num_rows
+    except (OSError, pa.ArrowException) as exc:
+        raise LakeError(f"{lake.url(key)}: unreadable Parquet footer: {exc}") from None
 
 
 def open_lake(uri: str) -> Lake:

@@ -270,7 +270,7 @@ def test_zero_in_date_values_become_null_and_are_counted_or_reject_the_row(spark
     )
     checked = apply_contract(df, zero, [], policy)
     counts = zero_date_counts(zero, policy)
-    totals = checked.agg(*[agg for _, agg in counts]).first() if counts else None
+    totals = df.agg(*[agg for _, agg in counts]).first() if counts else None
     good, bad = split_rejects(checked)
     kept = sorted((str(r.day), str(r.seen)) for r in good.collect())
     if policy == "null":
