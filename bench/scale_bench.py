@@ -166,6 +166,14 @@ def main() -> int:
         if small["peak_mib"].get(stage)
     }
     results = {"small": small, "large": large, "peak_growth": growth}
+    if RESULTS.exists():  # the figure this run is compared with: the previous committed run's
+        before = json.loads(RESULTS.read_text())["large"]
+        results["previous_large"] = {
+            k: before[k] for k in ("ingest_seconds", "rows_per_second", "peak_mib")
+        }
+        results["speedup_vs_previous"] = round(
+            large["rows_per_second"] / before["rows_per_second"], 2
+        )
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(
         f"scale    make ingest at SCALE={args.scale}: {large['rows']:,} rows in "

@@ -62,6 +62,9 @@ def build_spark(app_name: str, settings: Settings | None = None) -> SparkSession
             # a batch job wants throughput, not short pauses: the parallel collector spends
             # less of the two cores than G1's write barriers and concurrent marking
             .config("spark.driver.extraJavaOptions", "-XX:+UseParallelGC")
+            # the job curates several tables at once: their stages share the cores rather than
+            # a large table's holding them all while the small ones wait
+            .config("spark.scheduler.mode", "FAIR")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")  # the job prints events, not bars
             .config("spark.hadoop.fs.file.impl.disable.cache", "true")
@@ -436,10 +439,11 @@ def curate_table(
 ) -> list[BatchCurated]:
     """Curate every committed raw run of the table that has no curated batch yet."""
     database = layout.raw_database(source)
-    done = curated_raw_manifests(lake, source, table)
+    partitions = catalog.get_partitions(database, warehouse_name(table))
+    raw_keys = [p["Parameters"]["jlr.manifest"] for p in partitions]
+    done = curated_raw_manifests(lake, source, table, raw_keys)
     results = []
-    for partition in catalog.get_partitions(database, warehouse_name(table)):
-        raw_key = partition["Parameters"]["jlr.manifest"]
+    for partition, raw_key in zip(partitions, raw_keys, strict=True):
         if raw_key in done:
             continue
         contract = contract_from_columns(table, partition["StorageDescriptor"]["Columns"])
@@ -447,9 +451,14 @@ def curate_table(
     return results
 
 
-def curated_raw_manifests(lake: Lake, source: str, table: str) -> set[str]:
-    """The curate job's bookmark: raw manifests already turned into a committed batch."""
-    done: set[str] = set()
-    for key in layout.curated_manifests(lake, source, table):
-        done.update(manifests.read_curated(lake, key).raw_manifests)
-    return done
+def curated_raw_manifests(lake: Lake, source: str, table: str, raw_keys) -> set[str]:
+    """The curate job's bookmark: which of raw_keys are already a committed batch. A batch is
+    named after its raw run, so one listing of the committed batches tells, whatever their
+    number, without reading a manifest."""
+    committed = set(layout.curated_manifests(lake, source, table))
+    batch = layout.curated_batch_prefix
+    return {
+        key
+        for key in raw_keys
+        if layout.manifest_key(batch(source, table, layout.run_id_of(key))) in committed
+    }

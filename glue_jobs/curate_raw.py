@@ -20,6 +20,8 @@ Prints one event (``ingestion.events``) per curated batch and a final one.
 from __future__ import annotations
 
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from glue_jobs.curate_batches import CurateOptions, build_spark, curate_table
 from glue_jobs.glue_args import failure_summary, resolve_args
@@ -35,6 +37,8 @@ from ingestion.errors import ConfigError
 from ingestion.lake.layout import raw_database, zone_tables
 from ingestion.lake.storage import open_lake
 from ingestion.logs import emit_metrics
+
+TABLES_AT_ONCE = 4
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,22 +67,38 @@ def main(argv: list[str] | None = None) -> int:
                 tables = [t for t in tables if warehouse_name(t) in registered]
         else:
             raise ConfigError(f"--CATALOG must be local or glue, not {args['CATALOG']!r}")
+        options = {
+            t: CurateOptions.for_table(config, t, salt, settings.curated_rows_per_file)
+            for t in tables
+        }
         spark = build_spark(args["JOB_NAME"], settings)
         batches = 0
-        for table in tables:
-            options = CurateOptions.for_table(config, table, salt, settings.curated_rows_per_file)
-            for result in curate_table(spark, lake, catalog, args["SOURCE"], table, options):
-                batches += 1
-                events.emit(result)
-                emit_metrics(
-                    "curate",
-                    table,
-                    rows_extracted=result.extracted,
-                    rows_curated=result.curated,
-                    rows_rejected=result.rejected,
-                    duplicates_removed=result.duplicates_removed,
-                    seconds=result.seconds,
-                )
+        printing = threading.Lock()
+
+        def curate(table: str) -> int:
+            # each table its own scheduler pool: pools share the cores fairly (FAIR mode)
+            spark.sparkContext.setLocalProperty("spark.scheduler.pool", warehouse_name(table))
+            results = curate_table(spark, lake, catalog, args["SOURCE"], table, options[table])
+            with printing:
+                for result in results:
+                    events.emit(result)
+                    emit_metrics(
+                        "curate",
+                        table,
+                        rows_extracted=result.extracted,
+                        rows_curated=result.curated,
+                        rows_rejected=result.rejected,
+                        duplicates_removed=result.duplicates_removed,
+                        seconds=result.seconds,
+                    )
+            return len(results)
+
+        # Tables side by side in the one session: a small table's batch is mostly the driver's
+        # fixed cost per Spark job (planning, scheduling, footers), which overlaps with the
+        # other tables' work; the cores are shared fairly between them (build_spark)
+        with ThreadPoolExecutor(max_workers=TABLES_AT_ONCE) as pool:
+            for done in [pool.submit(curate, table) for table in tables]:
+                batches += done.result()  # the first failure fails the job, as one by one did
         events.emit(events.JobFinished("curate", len(tables), batches))
         return 0
     except Exception as exc:  # noqa: BLE001 - ours, a disk, Spark or a driver: one line

@@ -33,7 +33,7 @@ from ingestion.errors import ConfigError, PlatformError, TableError
 from ingestion.events import BatchCurated, BatchLoaded, Event
 from ingestion.lake.layout import table_rejects_prefix
 from ingestion.lake.storage import open_lake
-from ingestion.pipeline import Reporter, TableRun, reset_source, run_ingest
+from ingestion.pipeline import Ingest, Reporter, TableRun, reset_source
 
 DEFAULT_SOURCE = REPO_ROOT / "ingestion" / "sources" / "jlr_ops.yml"
 # Off a terminal (CI, logs) rich would wrap at 80 columns and cut the summary table.
@@ -183,6 +183,11 @@ def print_summary(runs: list[TableRun], seconds: float, source: str, lake_uri: s
     console.print(f"{len(runs) - len(failed)}/{len(runs)} tables ok in {seconds:.1f}s{note}")
 
 
+def stages_line(seconds: dict[str, float]) -> str:
+    """Where the run's time went, stage by stage (wall seconds)."""
+    return "stages: " + " · ".join(f"{stage} {s:.1f}s" for stage, s in seconds.items())
+
+
 def capture_line(table: str, capture: dict) -> str:
     """A cdc table's binlog reading at a glance: position, events by operation, lag."""
     events = capture["events"]
@@ -286,7 +291,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         console=console,
         transient=False,
     ) as progress:
-        runs = run_ingest(
+        ingest = Ingest(
             config,
             settings,
             settings.source_database(config.database),
@@ -295,7 +300,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             full_refresh=args.full_refresh,
             lock_wait_seconds=args.wait,
         )
+        runs = ingest.run()
     print_summary(runs, time.perf_counter() - started, config.name, settings.lake_uri)
+    console.print(stages_line(ingest.stage_seconds), highlight=False)
     return 0 if all(r.status == "ok" for r in runs) else 1
 
 
@@ -303,7 +310,7 @@ def cmd_ingest_json(
     config, settings: Settings, tables: list[str], full_refresh: bool, wait: float
 ) -> int:
     """For machines: one JSON line per table at the end, no progress bars."""
-    runs = run_ingest(
+    ingest = Ingest(
         config,
         settings,
         settings.source_database(config.database),
@@ -311,9 +318,12 @@ def cmd_ingest_json(
         full_refresh=full_refresh,
         lock_wait_seconds=wait,
     )
+    runs = ingest.run()
+    # the run's wall seconds per stage ride along on each table's line (one line per table)
+    stages = {stage: round(s, 2) for stage, s in ingest.stage_seconds.items()}
     for run in runs:
         record = {"event": "table_ingested", "source": config.name, **asdict(run)}
-        print(json.dumps({**record, "status": run.status}), flush=True)
+        print(json.dumps({**record, "status": run.status, "run_stages": stages}), flush=True)
     return 0 if all(r.status == "ok" for r in runs) else 1
 
 

@@ -13,6 +13,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,6 +154,7 @@ class Ingest:
 
     def __post_init__(self) -> None:
         self.reporter = self.reporter or Reporter()
+        self.stage_seconds: dict[str, float] = {}  # wall seconds of each stage, in run order
         self.runs = {t: TableRun(t) for t in self.tables}
         self.lake = open_lake(self.settings.lake_uri)
         self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -260,18 +263,32 @@ class Ingest:
         up to ``lock_wait_seconds``, then stops with a line naming the holder)."""
         with RunLock(self.lake, self.config.name, wait_seconds=self.lock_wait_seconds):
             self.endpoint = source_endpoint(self.config, self.settings)
-            self.extract(self.check())
-            self.crawl()
+            with self._timed("check"):
+                estimates = self.check()
+            with self._timed("extract"):
+                self.extract(estimates)
+            with self._timed("crawl"):
+                self.crawl()
             curate, load = self.jobs()
             self.reporter.stage("curate", "Glue job glue_jobs/curate_raw.py on Spark (local mode)")
-            self.run_stage(curate)
+            with self._timed("curate"):
+                self.run_stage(curate)
             self.reporter.stage(
                 "load",
                 f"Glue job glue_jobs/load_staging.py -> PostgreSQL "
                 f"{self.settings.postgres.database}.{self.config.warehouse_schema}",
             )
-            self.run_stage(load)
+            with self._timed("load"):
+                self.run_stage(load)
         return [self.runs[t] for t in self.tables]
+
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stage_seconds[stage] = time.perf_counter() - started
 
 
 def run_ingest(*args, **kwargs) -> list[TableRun]:

@@ -162,6 +162,12 @@ def crawl_table(lake: Lake, catalog: Catalog, source: str, table: str) -> CrawlR
         current = catalog.get_table(database, name)
     except CatalogError:
         current = None
+    # the columns of the runs registered before: manifests never change, so those are not read
+    # again (the crawl costs the same after a thousand runs as after one)
+    known = {
+        p["Parameters"]["jlr.manifest"]: p["StorageDescriptor"]["Columns"]
+        for p in (catalog.get_partitions(database, name) if current else [])
+    }
     changed = current is None or current["StorageDescriptor"]["Columns"] != columns
     version = (int(current.get("VersionId", "0")) if current else 0) + (1 if changed else 0)
     location = lake.url(layout.raw_table_prefix(source, table) + "/")
@@ -198,7 +204,10 @@ def crawl_table(lake: Lake, catalog: Catalog, source: str, table: str) -> CrawlR
     partitions = []
     for key in committed:
         run = layout.run_id_of(key)
-        part_columns = columns if key == committed[-1] else glue_columns(read_raw(lake, key))
+        if key == committed[-1]:
+            part_columns = columns
+        else:
+            part_columns = known.get(key) or glue_columns(read_raw(lake, key))
         partitions.append(
             {
                 "Values": [run],
