@@ -82,13 +82,13 @@ test: setup ## Run the test suite (starts the local stack; tests use their own d
 	@$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: up ## Benchmarks: extract vs the mariadb client, every stage (1M rows) with the curate stage vs Spark's floor and DuckDB, cdc vs cursor + key comparison (1M rows, 1 % changed), load vs psql \copy, a day's ingest of the demo and one with nothing changed, incremental dbt (SCALE=1 and 3), make ingest at SCALE=5 with peak memory per stage (bench/results/)
-	@$(PY) bench/extract_bench.py
-	@$(PY) bench/pipeline_bench.py
+	@$(PY) -m bench.extract_bench
+	@$(PY) -m bench.pipeline_bench
 	@$(PY) -m bench.cdc_bench
 	@$(PY) -m bench.daily_bench
-	@$(PY) bench/dbt_bench.py
-	@$(PY) bench/dbt_bench.py --scale 3 --results bench/results/dbt-scale3.json
-	@$(PY) bench/scale_bench.py
+	@$(PY) -m bench.dbt_bench
+	@$(PY) -m bench.dbt_bench --scale 3 --results bench/results/dbt-scale3.json
+	@$(PY) -m bench.scale_bench
 
 demo: ## The whole demo: setup, up, seed, ingest, dbt build, docs generate
 	@$(MAKE) --no-print-directory up

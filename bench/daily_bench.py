@@ -17,12 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from psycopg import sql
-
+from bench.common import fresh_pg_database
 from ingestion.config.settings import REPO_ROOT, Settings
 from ingestion.demo.changes import apply_changes
 from ingestion.demo.generator import seed_database
-from ingestion.warehouse.postgres import pg_connect
 
 DATABASE = "jlr_bench_daily"
 RESULTS = REPO_ROOT / "bench" / "results" / "daily.json"
@@ -51,10 +49,7 @@ def ingest(settings: Settings) -> dict:
 
 def main() -> int:
     base = Settings.load()
-    with pg_connect(base.with_databases(pg_db="postgres").postgres) as conn:
-        name = sql.Identifier(DATABASE)
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(name))
-        conn.execute(sql.SQL("create database {}").format(name))
+    fresh_pg_database(base, DATABASE)
     tmp = Path(tempfile.mkdtemp(prefix="bench-daily-"))
     settings = base.with_databases(DATABASE, DATABASE, f"file://{tmp}/lake")
     seed_database(settings.mysql, DATABASE, SCALE, 42)

@@ -27,6 +27,7 @@ from pathlib import Path
 import pyarrow.csv as pacsv
 from psycopg import sql
 
+from bench.common import fresh_pg_database
 from ingestion.catalog.crawl import crawl_table
 from ingestion.catalog.local import LocalCatalog
 from ingestion.config.settings import REPO_ROOT, Settings
@@ -42,11 +43,7 @@ RESULTS = REPO_ROOT / "bench" / "results" / "pipeline.json"
 
 
 def fresh_warehouse(settings: Settings) -> Settings:
-    with pg_connect(settings.with_databases(pg_db="postgres").postgres) as conn:
-        conn.execute(
-            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DATABASE))
-        )
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
+    fresh_pg_database(settings, DATABASE)
     return settings.with_databases(pg_db=DATABASE)
 
 

@@ -22,13 +22,12 @@ import time
 from pathlib import Path
 
 import pymysql
-from psycopg import sql
 
+from bench.common import fresh_pg_database
 from ingestion.config.settings import REPO_ROOT, Settings
 from ingestion.demo.generator import seed_database
 from ingestion.errors import SourceError
 from ingestion.source.mysql import connect
-from ingestion.warehouse.postgres import pg_connect
 
 DATABASE = "jlr_bench_scale"  # + _small for the small scale: both sources can be kept
 RESULTS = REPO_ROOT / "bench" / "results" / "scale.json"
@@ -102,10 +101,7 @@ def seeded_orders(settings: Settings, database: str) -> int:
 
 
 def one_scale(base: Settings, scale: float, database: str, reuse: bool) -> dict:
-    with pg_connect(base.with_databases(pg_db="postgres").postgres) as conn:
-        name = sql.Identifier(database)
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(name))
-        conn.execute(sql.SQL("create database {}").format(name))
+    fresh_pg_database(base, database)
     tmp = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     settings = base.with_databases(database, database, f"file://{tmp}/lake")
     started = time.perf_counter()

@@ -16,6 +16,7 @@ from ingestion.errors import CurateError
 from ingestion.lake import layout, manifests
 from ingestion.lake.manifests import RawManifest
 from ingestion.lake.storage import open_lake, parquet_rows
+from tests.raw_runs import manifest_columns
 
 RUN = "20260102T030405000000Z"
 COLUMNS = [  # name, column_type, (raw, spark, postgres, redshift)
@@ -38,22 +39,7 @@ def raw_run(lake, rows: list[dict], deletes: list[dict] = ()) -> str:
             data = gzip.compress("".join(json.dumps(r) + "\n" for r in records).encode())
             lake.put_bytes(key, data)
             files.append({"key": key, "kind": kind, "rows": len(records), "bytes": len(data)})
-    columns = [
-        {
-            "name": name,
-            "data_type": column_type.split("(")[0],
-            "column_type": column_type,
-            "nullable": name != "id",
-            "char_max_length": None,
-            "numeric_precision": None,
-            "numeric_scale": None,
-            "datetime_precision": None,
-            "charset": None,
-            "is_json": False,
-            "types": dict(zip(("raw", "spark", "postgres", "redshift"), types, strict=True)),
-        }
-        for name, column_type, types in COLUMNS
-    ]
+    columns = manifest_columns(COLUMNS)
     manifest = RawManifest(
         source="src", database="src", table="t", run_id=RUN, mode="incremental",
         window={"low": None, "high": None}, extracted_at="2026-01-02T03:04:05+00:00",

@@ -9,26 +9,11 @@ import pytest
 from ingestion.lake import manifests
 from ingestion.lake.manifests import RawManifest
 from ingestion.lake.storage import open_lake
+from tests.raw_runs import manifest_columns
 
 
 def write_manifest(lake, run_id, columns):
-    cols = []
-    for name, column_type, types in columns:
-        cols.append(
-            {
-                "name": name,
-                "data_type": column_type.split("(")[0],
-                "column_type": column_type,
-                "nullable": name != "id",
-                "char_max_length": None,
-                "numeric_precision": None,
-                "numeric_scale": None,
-                "datetime_precision": None,
-                "charset": None,
-                "is_json": False,
-                "types": dict(zip(("raw", "spark", "postgres", "redshift"), types, strict=True)),
-            }
-        )
+    cols = manifest_columns(columns)
     manifest = RawManifest(
         source="src",
         database="src",
