@@ -280,14 +280,20 @@ def _plan(
 
 
 def _write_curated(
-    spark: SparkSession, lake: Lake, curated: DataFrame, target: str, options: CurateOptions
+    spark: SparkSession,
+    lake: Lake,
+    curated: DataFrame,
+    target: str,
+    options: CurateOptions,
+    records: int,
 ) -> None:
-    """One write, straight from the dedupe's tasks: no shuffle of its own. A partitioned table's
-    files are one per task and partition value (at most rows_per_file rows each); the tasks are
-    few because the session sizes its shuffles to the batch (``build_spark``)."""
+    """One write, straight from the tasks that read (or dedupe) the batch: no shuffle of its
+    own. A partitioned table's files are one per task and partition value (at most
+    rows_per_file rows each); a small batch is one task. A batch without records is written
+    unpartitioned: one file holding the schema."""
     url = lake.url(target + "/")
     writer = curated
-    if options.partition_column:
+    if options.partition_column and records:
         key = partition_name(options.partition_column, options.partition_granularity)
         writer = with_partition(curated, options.partition_column, options.partition_granularity)
         writer = writer.write.partitionBy(key)
@@ -357,12 +363,12 @@ def curate_batch(
     # one snapshot holds each key once. The keys written are then counted (key columns of the
     # written files only); a batch that does hold a key twice is written again, deduplicated.
     plan = _plan(spark, lake, manifest, contract, options, dedupe=False)
-    _write_curated(spark, lake, plan.curated, target, options)
+    _write_curated(spark, lake, plan.curated, target, options, manifest.records)
     seen = plan.counts()
     on_driver = isinstance(lake, LocalLake)
     if primary_key and _keys_repeated(spark, lake, target, primary_key, on_driver):
         plan = _plan(spark, lake, manifest, contract, options, dedupe=True)
-        _write_curated(spark, lake, plan.curated, target, options)
+        _write_curated(spark, lake, plan.curated, target, options, manifest.records)
         seen = plan.counts()
     extracted = seen["extracted"]
     if extracted != manifest.records:

@@ -98,9 +98,9 @@ def _broken_write(monkeypatch, damage):
     """The curate job's write, followed by damage to what it wrote (or to what it writes)."""
     write = curate_batches._write_curated
 
-    def damaged(spark, lake, curated, target, options):
+    def damaged(spark, lake, curated, target, options, records):
         curated = damage(curated, lake, target, before=True) or curated
-        write(spark, lake, curated, target, options)
+        write(spark, lake, curated, target, options, records)
         damage(curated, lake, target, before=False)
 
     monkeypatch.setattr(curate_batches, "_write_curated", damaged)
@@ -135,3 +135,18 @@ def test_a_batch_whose_counts_do_not_reconcile_is_never_committed(spark, lake, m
         curate(spark, lake, raw_key)
     target = layout.curated_batch_prefix("src", "t", RUN)
     assert not lake.exists(layout.manifest_key(target))
+
+
+def test_a_batch_without_records_is_one_file_holding_the_schema(spark, lake):
+    """A cdc run with no change: the load (and Redshift's COPY) still gets a file to read."""
+    result = curate(spark, lake, raw_run(lake, []))
+    assert (result.extracted, result.curated, result.files) == (0, 0, 1)
+    (written,) = manifests.read_curated(lake, result.manifest_key).files
+    assert parquet_rows(lake, written["key"]) == 0
+    assert "day_month=" not in written["key"]  # unpartitioned
+    assert pq.read_schema(lake.path(written["key"])).names[:4] == [
+        "id",
+        "day",
+        "amount",
+        "updated_at",
+    ]
