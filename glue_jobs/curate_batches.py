@@ -206,19 +206,23 @@ class _Plan:
         }
 
 
+DRIVER_KEY_CHECK_ROWS = 1_000_000
+
+
 def _keys_repeated(
     spark: SparkSession, lake: Lake, target: str, primary_key: list[str], on_driver: bool
 ) -> bool:
     """Whether a key occurs more than once in the files written under target: their key
-    columns read back, by pyarrow on this machine when the files are on its disk (no Spark
-    stage to plan and warm up for a few columns), else by a Spark aggregation (no sort)."""
-    if on_driver:
+    columns read back, by pyarrow in this process when the files are on its disk and few
+    (no Spark stage to plan and warm up for a few columns), else by a Spark aggregation (no
+    sort; the keys of a large batch stay in Spark's bounded memory, not the driver's)."""
+    files = _written_files(lake, target)
+    if on_driver and sum(f["rows"] for f in files) <= DRIVER_KEY_CHECK_ROWS:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         keys = pa.concat_tables(
-            pq.ParquetFile(lake.path(f["key"])).read(columns=primary_key)
-            for f in _written_files(lake, target)
+            pq.ParquetFile(lake.path(f["key"])).read(columns=primary_key) for f in files
         )
         return keys.group_by(primary_key).aggregate([]).num_rows < keys.num_rows
     written = spark.read.parquet(lake.url(target + "/")).select(*primary_key)

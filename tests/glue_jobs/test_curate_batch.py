@@ -82,7 +82,9 @@ def test_a_batch_is_counted_from_its_written_files_and_reconciles(spark, lake):
     assert sum(f["rows"] for f in committed.files) == 4
 
 
-def test_a_key_arriving_twice_is_deduplicated_and_counted(spark, lake):
+@pytest.mark.parametrize("check_rows", [1_000_000, 0], ids=["keys-read-by-pyarrow", "by-spark"])
+def test_a_key_arriving_twice_is_deduplicated_and_counted(spark, lake, monkeypatch, check_rows):
+    monkeypatch.setattr(curate_batches, "DRIVER_KEY_CHECK_ROWS", check_rows)
     rows = [*ROWS[:3], row(2, "2026-03-01", "2026-01-06 09:00:00"), row(3)]
     result = curate(spark, lake, raw_run(lake, rows))
     assert (result.extracted, result.curated, result.duplicates_removed) == (5, 3, 2)
