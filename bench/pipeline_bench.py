@@ -110,10 +110,9 @@ def duckdb_seconds(lake, raw_key: str, tmp: Path, settings: Settings) -> float:
 
     manifest = read_raw(lake, raw_key)
     raw_types = {c["name"]: "VARCHAR" for c in manifest.columns}  # cast from the JSON text
+    spark_types = {c["name"]: c["types"]["spark"] for c in manifest.columns}
     typed = ", ".join(
-        f"CAST({name} AS {DUCKDB_TYPES.get(c['types']['spark'], c['types']['spark'])}) AS {name}"
-        for c in manifest.columns
-        for name in [c["name"]]
+        f"CAST({name} AS {DUCKDB_TYPES.get(t, t)}) AS {name}" for name, t in spark_types.items()
     )
     paths = [str(lake.path(f["key"])) for f in manifest.files_of("data")]
     cores = settings.spark_master.removeprefix("local[").rstrip("]")

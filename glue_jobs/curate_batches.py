@@ -163,16 +163,20 @@ def _read_raw(
     return parts[0] if len(parts) == 1 else parts[0].unionByName(parts[1])
 
 
+def _written_keys(lake: Lake, prefix: str) -> list[str]:
+    """The Parquet files the writer committed under prefix (hidden ``_``/``.`` names are
+    Spark's own)."""
+    return [
+        key
+        for key in lake.list(prefix + "/", ".parquet")
+        if not any(part[:1] in "_." for part in key[len(prefix) + 1 :].split("/"))
+    ]
+
+
 def _written_files(lake: Lake, prefix: str) -> list[dict]:
-    """The Parquet files really written under prefix, each with the row count its footer holds:
-    read from the files the writer committed (hidden ``_``/``.`` names are Spark's own), by
-    pyarrow, another reader than the Spark job that counted the input."""
-    files = []
-    for key in lake.list(prefix + "/", ".parquet"):
-        if any(part[:1] in "_." for part in key[len(prefix) + 1 :].split("/")):
-            continue
-        files.append({"key": key, "rows": parquet_rows(lake, key)})
-    return files
+    """The Parquet files really written under prefix, each with the row count its footer holds,
+    read by pyarrow: another reader than the Spark job that counted the input."""
+    return [{"key": key, "rows": parquet_rows(lake, key)} for key in _written_keys(lake, prefix)]
 
 
 def _json_lines(spark: SparkSession, lake: Lake, prefix: str) -> int:
@@ -210,13 +214,18 @@ DRIVER_KEY_CHECK_ROWS = 1_000_000
 
 
 def _keys_repeated(
-    spark: SparkSession, lake: Lake, target: str, primary_key: list[str], on_driver: bool
+    spark: SparkSession,
+    lake: Lake,
+    target: str,
+    files: list[dict],
+    primary_key: list[str],
+    on_driver: bool,
 ) -> bool:
-    """Whether a key occurs more than once in the files written under target: their key
-    columns read back, by pyarrow in this process when the files are on its disk and few
-    (no Spark stage to plan and warm up for a few columns), else by a Spark aggregation (no
-    sort; the keys of a large batch stay in Spark's bounded memory, not the driver's)."""
-    files = _written_files(lake, target)
+    """Whether a key occurs more than once in the files written under target (``files``, with
+    their rows): their key columns read back, by pyarrow in this process when the files are on
+    its disk and few (no Spark stage to plan and warm up for a few columns), else by a Spark
+    aggregation (no sort; the keys of a large batch stay in Spark's bounded memory, not the
+    driver's)."""
     if on_driver and sum(f["rows"] for f in files) <= DRIVER_KEY_CHECK_ROWS:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -296,15 +305,16 @@ def _write_curated(
     rows_per_file rows each); a small batch is one task. A batch without records is written
     unpartitioned: one file holding the schema."""
     url = lake.url(target + "/")
-    writer = curated
     if options.partition_column and records:
         key = partition_name(options.partition_column, options.partition_granularity)
-        writer = with_partition(curated, options.partition_column, options.partition_granularity)
-        writer = writer.write.partitionBy(key)
+        partitioned = with_partition(
+            curated, options.partition_column, options.partition_granularity
+        )
+        writer = partitioned.write.partitionBy(key)
     else:
-        writer = writer.write
+        writer = curated.write
     writer.mode("overwrite").option("maxRecordsPerFile", options.rows_per_file).parquet(url)
-    if not _written_files(lake, target):
+    if not _written_keys(lake, target):
         # no row to write (an empty batch, or every row rejected): Spark writes no file for an
         # empty partitioned write, and Redshift's COPY refuses a manifest without files; one
         # file with the schema and no rows, unpartitioned
@@ -369,11 +379,15 @@ def curate_batch(
     plan = _plan(spark, lake, manifest, contract, options, dedupe=False)
     _write_curated(spark, lake, plan.curated, target, options, manifest.records)
     seen = plan.counts()
+    # counted once per write, from what is on the lake: the key check and the reconciliation
+    # below read the same footers
+    files = _written_files(lake, target)
     on_driver = isinstance(lake, LocalLake)
-    if primary_key and _keys_repeated(spark, lake, target, primary_key, on_driver):
+    if primary_key and _keys_repeated(spark, lake, target, files, primary_key, on_driver):
         plan = _plan(spark, lake, manifest, contract, options, dedupe=True)
         _write_curated(spark, lake, plan.curated, target, options, manifest.records)
         seen = plan.counts()
+        files = _written_files(lake, target)
     extracted = seen["extracted"]
     if extracted != manifest.records:
         raise CurateError(
@@ -391,7 +405,6 @@ def curate_batch(
             lake.url(rejects_at + "/")
         )
         written_rejects = _json_lines(spark, lake, rejects_at)
-    files = _written_files(lake, target)
     written = sum(f["rows"] for f in files)
     duplicates = seen["duplicates"]
     if extracted != written + written_rejects + duplicates or written != seen["leaving"]:
