@@ -13,14 +13,27 @@
     --full-refresh; lets an offline compile show the scoped SQL).
     Not scoped: tests of small models (no changed_at), source tests (the staging row counts
     against ops.load_audit). Singular tests over the large models scope themselves with
-    clean_run_start() below. -#}
+    clean_run_start() below.
+
+    Tests that compare rows with each other (unique, primary_key) read every row that shares a
+    key with a changed row, not the changed rows alone: a changed row repeating the key of an
+    unchanged one is a duplicate too, and Redshift enforces no uniqueness to stop it. The keys
+    are looked up through the key's index where there is one. relationships reads the changed
+    child rows and looks each up in the whole parent (its `to` is never scoped). -#}
 
 {% macro get_where_subquery(relation) -%}
     {%- set conditions = [] -%}
     {%- set where = config.get('where') -%}
     {%- if where -%}{%- do conditions.append('(' ~ where ~ ')') -%}{%- endif -%}
     {%- set changed = changed_rows_condition() -%}
-    {%- if changed -%}{%- do conditions.append(changed) -%}{%- endif -%}
+    {%- set key = compared_key_column() if changed else none -%}
+    {%- if key -%}
+        {%- do conditions.append(
+            '(' ~ key ~ ' in (select ' ~ key ~ ' from ' ~ relation ~ ' where ' ~ changed ~ ')'
+            ~ ' or (' ~ key ~ ' is null and ' ~ changed ~ '))') -%}
+    {%- elif changed -%}
+        {%- do conditions.append(changed) -%}
+    {%- endif -%}
     {%- if not conditions -%}
         {%- do return(relation) -%}
     {%- endif -%}
@@ -28,6 +41,17 @@
         (select * from {{ relation }} where {{ conditions | join(' and ') }}) dbt_subquery
     {%- endset -%}
     {%- do return(filtered) -%}
+{%- endmacro %}
+
+
+{#- The column of a test that compares rows by it (unique, primary_key); none for the others,
+    which judge each row alone. -#}
+{% macro compared_key_column() -%}
+    {%- set test = model.get('test_metadata') or {} -%}
+    {%- if test.get('name') not in ['unique', 'primary_key'] -%}
+        {%- do return(none) -%}
+    {%- endif -%}
+    {%- do return(test.get('kwargs', {}).get('column_name')) -%}
 {%- endmacro %}
 
 

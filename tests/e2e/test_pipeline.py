@@ -153,6 +153,7 @@ def test_source_to_marts(settings, tmp_path):
     check_views_are_replaced_only_when_their_definition_changed(settings, tmp_path, results)
     check_contracts_stop_a_type_change(settings, tmp_path)
     check_primary_key_test_finds_null_and_repeated_keys(settings, tmp_path)
+    check_scoped_key_test_finds_a_key_shared_with_an_unchanged_row(settings, tmp_path)
     check_a_full_reload_rebuilds_the_incremental_marts(settings, tmp_path, config, database)
     check_the_marts_equal_a_full_refresh(settings, tmp_path)
 
@@ -449,6 +450,44 @@ def check_primary_key_test_finds_null_and_repeated_keys(settings, tmp_path):
     finally:
         with pg_connect(settings.postgres) as conn:
             conn.execute(f"delete from {seed} where rate_basis = 'planted'")
+
+
+def check_scoped_key_test_finds_a_key_shared_with_an_unchanged_row(settings, tmp_path):
+    """Redshift enforces no uniqueness, so the primary_key test is the only guard there: a
+    changed row that repeats the key of an unchanged one must fail an ordinary (scoped) build's
+    test, although the unchanged row is not among the changed rows it reads. The fact's unique
+    index is dropped first (as on Redshift, where there is none), then a copy of an old order is
+    planted as just loaded."""
+    fact = "analytics_marts.fct_vehicle_sales"
+    ((index_name, index_sql),) = warehouse(
+        settings,
+        "select indexname, indexdef from pg_indexes where schemaname = 'analytics_marts' "
+        "and tablename = 'fct_vehicle_sales' and indexdef like 'CREATE UNIQUE%%'",
+    )
+    ((order_id,),) = warehouse(settings, f"select min(order_id) from {fact}")
+    test = ["test", "--select", "primary_key_fct_vehicle_sales_order_id"]
+    with pg_connect(settings.postgres) as conn:
+        conn.execute(f'drop index analytics_marts."{index_name}"')
+        conn.execute(
+            f"insert into {fact} select * from {fact} where order_id = %s", [order_id]
+        )
+        conn.execute(
+            f"update {fact} set _loaded_at = now() where order_id = %s and ctid = "
+            f"(select max(ctid) from {fact} where order_id = %s)",
+            [order_id, order_id],
+        )
+    try:
+        scoped = dbt(settings, tmp_path, *test)
+        out = " ".join(scoped.stdout.split())
+        assert scoped.returncode == 1 and "Got 1 result" in out, out[-2000:]
+    finally:
+        with pg_connect(settings.postgres) as conn:
+            conn.execute(
+                f"delete from {fact} where order_id = %s and _loaded_at = "
+                f"(select max(_loaded_at) from {fact} where order_id = %s)",
+                [order_id, order_id],
+            )
+            conn.execute(index_sql)
 
 
 @contextmanager
