@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlfluff.core import FluffConfig, Linter
 
 from ingestion.config.settings import REPO_ROOT
@@ -306,3 +307,39 @@ def test_exposures_depend_on_mart_tables(manifest):
     for exposure in exposures:
         for dep in exposure["depends_on"]["nodes"]:
             assert nodes[dep]["config"]["materialized"] in ("table", "incremental"), dep
+            # dbt-project-evaluator: exposures read public models (with contracts)
+            assert nodes[dep]["access"] == "public", dep
+
+
+def test_no_model_rejoins_an_upstream_concept_without_a_reason(manifest):
+    """dbt-project-evaluator's rejoin rule: a model reading B and C, where B reads C and B has
+    no other child, rejoins C; it is allowed only where the model's YAML says why."""
+    nodes = models(manifest)
+    children = defaultdict(set)
+    for key, node in nodes.items():
+        for parent in node["depends_on"]["nodes"]:
+            children[parent].add(key)
+    rejoins = sorted(
+        (node["name"], nodes[b]["name"], nodes[c]["name"])
+        for key, node in nodes.items()
+        for b in node["depends_on"]["nodes"]
+        if b in nodes and children[b] == {key}
+        for c in nodes[b]["depends_on"]["nodes"]
+        if c in node["depends_on"]["nodes"]
+    )
+    unexplained = [
+        r
+        for r in rejoins
+        if "fct_rejoin_of_upstream_concepts"
+        not in nodes[f"model.{PROJECT}.{r[0]}"]["meta"].get("evaluator_exceptions", {})
+    ]
+    assert unexplained == []
+    assert rejoins == [("model_quality_monthly", "fct_warranty_claims", "dim_vehicle")]
+
+
+def test_the_primary_key_test_is_declared_to_the_evaluator(manifest):
+    declared = yaml.safe_load((REPO_ROOT / "dbt_project.yml").read_text())["vars"][
+        "dbt_project_evaluator"
+    ]["primary_key_test_macros"]
+    assert [f"{PROJECT}.test_primary_key"] in declared
+    assert any(m["name"] == "test_primary_key" for m in manifest["macros"].values())

@@ -6,16 +6,16 @@
         on_schema_change='fail',
         pre_hook=[
             "{{ delete_changed_and_deleted_keys('claim_id', 'bigint',
-                ref('stg_jlr_ops__warranty_claims'), 'warranty_claims') }}",
+                ref('int_warranty_claims_resolved'), 'warranty_claims') }}",
             "{{ delete_keys_missing_after_replacement('claim_id',
-                ref('stg_jlr_ops__warranty_claims'), 'warranty_claims') }}",
+                ref('int_warranty_claims_resolved'), 'warranty_claims') }}",
         ],
     )
 }}
 
-{#- The pre-hooks read staging's claims: the keys int_warranty_claims_resolved holds (left joins
-    only), without its joins. #}
--- depends_on: {{ ref('stg_jlr_ops__warranty_claims') }}
+{#- The pre-hooks read the claims' keys from int_warranty_claims_resolved (the filter on
+    _loaded_at reaches staging's index through the view; its left joins are to the small dealer
+    and part tables), not from staging beside it: one concept, read once. #}
 -- depends_on: {{ ref('int_staging_deletions') }}
 -- depends_on: {{ ref('int_sales_order_vehicles') }}
 

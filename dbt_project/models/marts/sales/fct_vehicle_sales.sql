@@ -11,7 +11,6 @@
 {#- The pre-hook removes every order that changed since the last run, by its pairs in
     int_sales_order_vehicles: loaded again, soft- or hard-deleted, or gone when a full batch
     replaced staging. The live ones are inserted again below. #}
--- depends_on: {{ ref('stg_jlr_ops__sales_orders') }}
 -- depends_on: {{ ref('int_sales_order_vehicles') }}
 
 with orders as (
@@ -24,10 +23,11 @@ vehicles as (
     select * from {{ ref('int_vehicles_described') }}
     {%- if is_incremental() %}
         as described
-        -- only the vehicles of the changed orders, looked up by VIN
+        -- only the vehicles of the changed orders (their pairs changed since the last run,
+        -- through the pairs' _changed_at index), looked up by VIN
         where {{ matches_any_of('described.vin',
-            'select changed.vin from ' ~ ref('stg_jlr_ops__sales_orders') ~ ' as changed'
-            ~ ' where changed._loaded_at > ' ~ last_change('_loaded_at')) }}
+            'select touched.vin from ' ~ ref('int_sales_order_vehicles') ~ ' as touched'
+            ~ ' where touched._changed_at > ' ~ last_change('_loaded_at')) }}
     {%- endif %}
 ),
 
