@@ -64,11 +64,12 @@ deploy: package ## Deploy to AWS: ENV=dev ARTIFACTS_BUCKET=... SUBNETS=subnet-a,
 docs-publish: ## Upload the static dbt docs site (make docs first) to the stack's docs bucket; ENV=dev
 	@$(VENV)/bin/python -m infra.deploy publish-docs --env $(ENV)
 
-build: up ## dbt build (models, tests, seeds, snapshots) on the local warehouse
-	@$(WITH_ENV) $(DBT) build
+build: up ## The scheduled dbt build (models, data tests, seeds, snapshots; unit tests run in make test) with OpenLineage events
+	@$(WITH_ENV) $(PY) -m ingestion dbt build --exclude-resource-type unit_test
 
-docs: up ## Generate the dbt docs site (also target/static_index.html) and serve it on 127.0.0.1:8080
+docs: up ## Generate the dbt docs site with column lineage (target/static_index.html, target/column_lineage.json) and serve it on 127.0.0.1:8080
 	@$(WITH_ENV) $(DBT) docs generate --static
+	@$(WITH_ENV) $(PY) -m ingestion lineage
 	@echo "docs: static site target/static_index.html; serving on http://127.0.0.1:$(DOCS_PORT) (Ctrl-C stops)"
 	@$(WITH_ENV) $(DBT) docs serve --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 
@@ -94,8 +95,9 @@ demo: ## The whole demo: setup, up, seed, ingest, dbt build, docs generate
 	@$(MAKE) --no-print-directory up
 	@$(MAKE) --no-print-directory seed
 	@$(MAKE) --no-print-directory ingest
-	@$(WITH_ENV) $(DBT) build
+	@$(WITH_ENV) $(PY) -m ingestion dbt build
 	@$(WITH_ENV) $(DBT) docs generate --static
+	@$(WITH_ENV) $(PY) -m ingestion lineage
 	@$(PY) -m ingestion where
 
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs the package registry)

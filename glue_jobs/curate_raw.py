@@ -36,6 +36,8 @@ from ingestion.contract.names import warehouse_name
 from ingestion.errors import ConfigError
 from ingestion.lake.layout import raw_database, zone_tables
 from ingestion.lake.storage import open_lake
+from ingestion.lineage.runs import LineageEmitter
+from ingestion.lineage.stages import curate_run
 from ingestion.logs import emit_metrics
 
 TABLES_AT_ONCE = 4
@@ -71,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             t: CurateOptions.for_table(config, t, salt, settings.curated_rows_per_file)
             for t in tables
         }
+        lineage = LineageEmitter.from_settings(settings)
         spark = build_spark(args["JOB_NAME"], settings)
         batches = 0
         printing = threading.Lock()
@@ -78,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         def curate(table: str) -> int:
             # each table its own scheduler pool: pools share the cores fairly (FAIR mode)
             spark.sparkContext.setLocalProperty("spark.scheduler.pool", warehouse_name(table))
-            results = curate_table(spark, lake, catalog, args["SOURCE"], table, options[table])
+            with curate_run(lineage, lake, args["LAKE_URI"], config, table) as outcome:
+                results = curate_table(spark, lake, catalog, args["SOURCE"], table, options[table])
+                outcome["rows"] = sum(r.curated for r in results)
             with printing:
                 for result in results:
                     events.emit(result)

@@ -29,6 +29,8 @@ from ingestion.contract.names import warehouse_name
 from ingestion.errors import ConfigError
 from ingestion.lake.layout import zone_tables
 from ingestion.lake.storage import open_lake
+from ingestion.lineage.runs import LineageEmitter
+from ingestion.lineage.stages import finish_loads, start_loads
 from ingestion.logs import emit_metrics
 from ingestion.warehouse.interface import load_pending
 
@@ -56,6 +58,7 @@ def _open_warehouse(kind: str, config, settings: Settings, tables: list[str]):
 
 
 def main(argv: list[str] | None = None) -> int:
+    lineage, runs = LineageEmitter(None), {}
     try:
         args = resolve_args(
             argv,
@@ -67,7 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         tables = table_list(args["TABLES"]) or select_tables(
             config, None, zone_tables(lake, "curated", args["SOURCE"])
         )
-        with _open_warehouse(args["WAREHOUSE"], config, Settings.load(), tables) as warehouse:
+        settings = Settings.load()
+        lineage = LineageEmitter.from_settings(settings)
+        runs = start_loads(lineage, args["LAKE_URI"], args["SOURCE"], tables)
+        with _open_warehouse(args["WAREHOUSE"], config, settings, tables) as warehouse:
             results, failures = load_pending(
                 warehouse,
                 lake,
@@ -75,8 +81,22 @@ def main(argv: list[str] | None = None) -> int:
                 args["WAREHOUSE_SCHEMA"],
                 tables,
             )
+        rows: dict[str, int] = {}
+        for result in results:
+            rows[result.table] = rows.get(result.table, 0) + result.rows_loaded
+        database = (
+            settings.redshift.get("JLR_REDSHIFT_DATABASE", "dev")
+            if args["WAREHOUSE"] == "redshift"
+            else settings.postgres.database
+        )
+        finish_loads(
+            lineage, runs, settings, lake, args["LAKE_URI"], config, args["WAREHOUSE"],
+            database, args["WAREHOUSE_SCHEMA"], rows, {f.table: f.error for f in failures},
+        )  # fmt: skip
     except Exception as exc:  # noqa: BLE001 - ours, a disk, Spark or a driver: one line
         message = failure_summary("load", exc)
+        for run in runs.values():
+            lineage.fail(run, message)
         events.emit(events.Failed("load", message))
         return 1
     for result in results:

@@ -37,6 +37,23 @@ LAMBDA_DEPENDENCIES = [
     "typing_extensions",
     "typing-inspection",
 ]
+# OpenLineage run events (ingestion.lineage.runs; sent only when JLR_OPENLINEAGE_TRANSPORT names
+# a transport): the client and what it imports (python-dateutil, six and urllib3 come with
+# boto3 in both runtimes)
+LINEAGE_DEPENDENCIES = [
+    "openlineage-python",
+    "attrs",
+    "requests",
+    "certifi",
+    "charset-normalizer",
+    "idna",
+    "httpx2",
+    "httpcore2",
+    "h11",
+    "anyio",
+    "truststore",
+]
+LAMBDA_DEPENDENCIES += LINEAGE_DEPENDENCIES
 # the Glue jobs read configuration like the Lambda but never MySQL
 SOURCE_ONLY = {"PyMySQL", "mysql-replication", "packaging"}
 # ... and the curate job counts the rows it wrote from the Parquet footers with pyarrow

@@ -483,6 +483,27 @@ def cmd_where(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lineage(args: argparse.Namespace) -> int:
+    """Column lineage of every mart column (after `dbt docs generate`), into the docs site."""
+    from ingestion.lake.manifests import LINEAGE_COLUMNS
+    from ingestion.lineage.contract import read_contracts, source_lookup
+    from ingestion.lineage.docs import write_lineage
+    from ingestion.warehouse.interface import LOADED_AT
+
+    settings = Settings.load()
+    configs = [load_source(path) for path in args.source]
+    lake = open_lake(settings.lake_uri)
+    contracts = read_contracts(lake, configs, settings.mysql.database)
+    pipeline_columns = {c[0] for c in LINEAGE_COLUMNS} | {LOADED_AT}
+    summary = write_lineage(args.target_path, source_lookup(contracts, pipeline_columns))
+    console.print(
+        f"lineage: {summary.columns} columns of {summary.marts} marts traced to "
+        f"{summary.mysql_columns} MySQL columns -> {summary.path}; the docs site shows each "
+        "column's lineage in its description"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ingestion", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -562,13 +583,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schema", help="the staging schema (default: <name>_staging)")
     p.set_defaults(func=cmd_discover)
 
+    p = sub.add_parser(
+        "lineage",
+        help="column lineage of every mart column back to MySQL, written to "
+        "target/column_lineage.json and into the docs site (after `dbt docs generate`)",
+    )
+    p.add_argument(
+        "--source",
+        type=Path,
+        action="append",
+        default=None,
+        help="source YAML file(s) whose tables the dbt sources of the same name are (default: "
+        "the demo source)",
+    )
+    p.add_argument("--target-path", type=Path, default=REPO_ROOT / "target")
+    p.set_defaults(func=cmd_lineage)
+
+    sub.add_parser(
+        "dbt",
+        help="dbt with OpenLineage events: `python -m ingestion dbt build [dbt options]` "
+        "(make build, make demo)",
+        add_help=False,
+    )
+
     p = sub.add_parser("where", help="where the demo's warehouse, lake and docs are")
     p.set_defaults(func=cmd_where)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dbt"]:  # every later argument is dbt's
+        from ingestion.lineage.dbt_runs import run_dbt
+
+        try:
+            return run_dbt(argv[1:], Settings.load())
+        except PlatformError as exc:
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+            return 2
     args = build_parser().parse_args(argv)
+    if getattr(args, "source", ...) is None:  # an appending option's default
+        args.source = [DEFAULT_SOURCE]
     try:
         return args.func(args)
     except PlatformError as exc:

@@ -44,6 +44,8 @@ from ingestion.config.source import SOURCES_DIR, load_source
 from ingestion.errors import ConfigError, PlatformError
 from ingestion.lake.lock import RunLock
 from ingestion.lake.storage import Lake, open_lake
+from ingestion.lineage.runs import LineageEmitter
+from ingestion.lineage.stages import extract_run
 from ingestion.logs import configure, emit_metrics
 from ingestion.source.extract import extract_table
 from ingestion.source.mysql import connect
@@ -94,20 +96,26 @@ def handler(event: dict | None, context) -> dict:
         return context.get_remaining_time_in_millis() < margin
 
     results, failed = [], False
+    database = config.database or endpoint.database  # the file's, if it names one
+    lineage = LineageEmitter.from_settings(settings)  # none unless a transport is named
     for i, table in enumerate(tables):
         if should_stop():
             return _continue(config.name, results, tables[i:])
         try:
-            result = extract_table(
-                config,
-                endpoint,
-                lake,
-                table,
-                database=config.database or endpoint.database,  # the file's, if it names one
-                full_refresh=bool(event.get("full_refresh")),
-                should_stop=should_stop,
-                parallel="threads",  # Lambda has no shared memory for a process pool
-            )
+            with extract_run(
+                lineage, lake, settings.lake_uri, endpoint, database, config.name, table
+            ) as outcome:
+                result = extract_table(
+                    config,
+                    endpoint,
+                    lake,
+                    table,
+                    database=database,
+                    full_refresh=bool(event.get("full_refresh")),
+                    should_stop=should_stop,
+                    parallel="threads",  # Lambda has no shared memory for a process pool
+                )
+                outcome["manifest_key"] = result.manifest_key
         except PlatformError as exc:
             failed = True
             log.error("table failed", extra={"table": table, "error": str(exc)})

@@ -30,6 +30,8 @@ from ingestion.events import Event
 from ingestion.lake import layout
 from ingestion.lake.lock import RunLock
 from ingestion.lake.storage import open_lake
+from ingestion.lineage.runs import LineageEmitter
+from ingestion.lineage.stages import extract_run
 from ingestion.source.extract import extract_table
 from ingestion.source.mysql import connect
 from ingestion.source.plan import plan_table
@@ -159,6 +161,7 @@ class Ingest:
         self.lake = open_lake(self.settings.lake_uri)
         self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.endpoint = self.settings.mysql  # the source's, from a secret if named: run()
+        self.lineage = LineageEmitter(None)  # OpenLineage events: run() opens the transport
 
     def todo(self) -> list[str]:
         return [t for t in self.tables if not self.runs[t].error]
@@ -191,16 +194,27 @@ class Ingest:
             run = self.runs[table]
             started = time.perf_counter()
             self.reporter.extract_started(table, estimates.get(table, 0))
+            lineage = extract_run(
+                self.lineage,
+                self.lake,
+                self.settings.lake_uri,
+                self.endpoint,
+                self.database,
+                self.config.name,
+                table,
+            )
             try:
-                result = extract_table(
-                    self.config,
-                    self.endpoint,
-                    self.lake,
-                    table,
-                    database=self.database,
-                    full_refresh=self.full_refresh,
-                    on_rows=lambda n, t=table: self.reporter.extract_rows(t, n),
-                )
+                with lineage as outcome:
+                    result = extract_table(
+                        self.config,
+                        self.endpoint,
+                        self.lake,
+                        table,
+                        database=self.database,
+                        full_refresh=self.full_refresh,
+                        on_rows=lambda n, t=table: self.reporter.extract_rows(t, n),
+                    )
+                    outcome["manifest_key"] = result.manifest_key
             except PlatformError as exc:
                 run.error = f"extract: {exc}"
             else:
@@ -240,7 +254,10 @@ class Ingest:
                 run.apply(event)
 
         log_path = self.settings.local_dir / "logs" / f"{job.stage}-{self.stamp}.log"
-        code, error = run_job(job, todo, self.settings.to_env(), log_path, on_event)
+        env = self.settings.to_env()
+        if self.lineage.parent:  # the jobs' runs are this ingest's
+            env["JLR_LINEAGE_PARENT"] = " ".join(self.lineage.parent)
+        code, error = run_job(job, todo, env, log_path, on_event)
         share = (time.perf_counter() - started) / len(todo)
         for table in todo:
             self.runs[table].seconds += share
@@ -262,25 +279,31 @@ class Ingest:
         """Every stage, holding the source's run lock (a second run of the same source waits
         up to ``lock_wait_seconds``, then stops with a line naming the holder)."""
         with RunLock(self.lake, self.config.name, wait_seconds=self.lock_wait_seconds):
-            self.endpoint = source_endpoint(self.config, self.settings)
-            with self._timed("check"):
-                estimates = self.check()
-            with self._timed("extract"):
-                self.extract(estimates)
-            with self._timed("crawl"):
-                self.crawl()
-            curate, load = self.jobs()
-            self.reporter.stage("curate", "Glue job glue_jobs/curate_raw.py on Spark (local mode)")
-            with self._timed("curate"):
-                self.run_stage(curate)
-            self.reporter.stage(
-                "load",
-                f"Glue job glue_jobs/load_staging.py -> PostgreSQL "
-                f"{self.settings.postgres.database}.{self.config.warehouse_schema}",
-            )
-            with self._timed("load"):
-                self.run_stage(load)
+            self.lineage = LineageEmitter.from_settings(self.settings)
+            with self.lineage.run(f"{self.config.name}.ingest", []) as ingest:
+                self.lineage.parent = (ingest.job, ingest.run_id)
+                self._stages()
         return [self.runs[t] for t in self.tables]
+
+    def _stages(self) -> None:
+        self.endpoint = source_endpoint(self.config, self.settings)
+        with self._timed("check"):
+            estimates = self.check()
+        with self._timed("extract"):
+            self.extract(estimates)
+        with self._timed("crawl"):
+            self.crawl()
+        curate, load = self.jobs()
+        self.reporter.stage("curate", "Glue job glue_jobs/curate_raw.py on Spark (local mode)")
+        with self._timed("curate"):
+            self.run_stage(curate)
+        self.reporter.stage(
+            "load",
+            f"Glue job glue_jobs/load_staging.py -> PostgreSQL "
+            f"{self.settings.postgres.database}.{self.config.warehouse_schema}",
+        )
+        with self._timed("load"):
+            self.run_stage(load)
 
     @contextmanager
     def _timed(self, stage: str) -> Iterator[None]:

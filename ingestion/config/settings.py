@@ -56,7 +56,13 @@ OPTIONS: dict[str, str] = {
     "JLR_SPARK_MASTER": "local[2]",  # local mode only; Glue has its own
     "JLR_SPARK_DRIVER_MEMORY": "2g",
     "JLR_CURATED_ROWS_PER_FILE": "2000000",
+    # OpenLineage (ingestion.lineage.runs): where the local file transport writes (default
+    # <JLR_LOCAL_DIR>/lineage), and the ingest run a job's runs belong to (set by the pipeline)
+    "JLR_LINEAGE_DIR": "",
+    "JLR_LINEAGE_PARENT": "",
 }
+# where OpenLineage events go (JSON transport config; may hold a key, so never in a repr)
+OPENLINEAGE_TRANSPORT = "JLR_OPENLINEAGE_TRANSPORT"
 # the ARNs of the source's credentials and of the PII salt in Secrets Manager (AWS); empty: none
 SECRET_ARNS = ("JLR_MYSQL_SECRET_ARN", "JLR_PII_SALT_SECRET_ARN")
 OPTIONS.update(dict.fromkeys(SECRET_ARNS, ""))
@@ -178,6 +184,7 @@ class Settings:
     pg_socket_dir: str = ""  # dbt's way to the local stack's PostgreSQL (see local_pg_socket_dir)
     options: dict[str, str] = field(default_factory=lambda: dict(OPTIONS))
     redshift: dict[str, str] = field(default_factory=dict)  # the JLR_REDSHIFT_* values
+    openlineage_transport: str = field(default="", repr=False)
     given: frozenset[str] = frozenset()  # the names the environment itself set
 
     @classmethod
@@ -206,6 +213,7 @@ class Settings:
             pg_socket_dir=v["JLR_PG_SOCKET_DIR"],
             options=options,
             redshift={k: val for k, val in env.items() if k.startswith(REDSHIFT_PREFIX)},
+            openlineage_transport=env.get(OPENLINEAGE_TRANSPORT, ""),
             given=frozenset(k for k in (*DEFAULTS, *OPTIONS) if env.get(k)),
         )
 
@@ -243,6 +251,10 @@ class Settings:
     def curated_rows_per_file(self) -> int:
         return int(self.options["JLR_CURATED_ROWS_PER_FILE"])
 
+    @property
+    def lineage_dir(self) -> Path:
+        return Path(self.options["JLR_LINEAGE_DIR"] or self.local_dir / "lineage")
+
     def source_database(self, configured: str | None) -> str:
         """The source database: the source file's; JLR_MYSQL_DATABASE only fills in for a file
         that names none."""
@@ -255,7 +267,10 @@ class Settings:
             "JLR_LAKE_URI": self.lake_uri,
             "JLR_PII_SALT": self.pii_salt,
             "JLR_PG_SOCKET_DIR": self.pg_socket_dir,
+            "JLR_LINEAGE_DIR": str(self.lineage_dir),
         }
+        if self.openlineage_transport:
+            env[OPENLINEAGE_TRANSPORT] = self.openlineage_transport
         for prefix, ep in (("JLR_MYSQL", self.mysql), ("JLR_PG", self.postgres)):
             env.update(
                 {

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from ingestion.cli import DEFAULT_SOURCE
@@ -19,6 +20,7 @@ from ingestion.lake.storage import open_lake
 from ingestion.pipeline import run_ingest
 from ingestion.source.mysql import connect, quote_ident
 from ingestion.warehouse.postgres import pg_connect, staging_row_counts
+from tests.openlineage_spec import event_errors, read_events
 
 DBT = Path(sys.executable).parent / "dbt"
 CHROMIUM = os.environ.get("JLR_CHROMIUM", "/usr/bin/chromium")  # Debian's, installed by setup
@@ -46,11 +48,14 @@ def warehouse(settings, query, params=None):
         return conn.execute(query, params).fetchall()
 
 
-def dbt(settings, tmp_path, *args):
+def dbt(settings, tmp_path, *args, lineage=False):
+    """dbt on the test's warehouse; ``lineage``: through ``python -m ingestion dbt``, which
+    sends OpenLineage events (to the settings' lineage directory)."""
     env = {**os.environ, **settings.to_env(), "DBT_TARGET": "local"}
+    command = [sys.executable, "-m", "ingestion", "dbt"] if lineage else [str(DBT)]
     return subprocess.run(
         [
-            str(DBT),
+            *command,
             *args,
             "--target-path",
             str(tmp_path / "target"),
@@ -66,6 +71,8 @@ def dbt(settings, tmp_path, *args):
 
 
 def test_source_to_marts(settings, tmp_path):
+    lineage_dir = tmp_path / "lineage"
+    settings = replace(settings, options={**settings.options, "JLR_LINEAGE_DIR": str(lineage_dir)})
     config = load_source(DEFAULT_SOURCE)
     tables = list(config.tables)
     database = settings.mysql.database
@@ -97,8 +104,9 @@ def test_source_to_marts(settings, tmp_path):
     hashes = warehouse(settings, "select email, phone from jlr_ops_staging.customers")
     assert all(v is None or re.fullmatch(r"[0-9a-f]{64}", v) for row in hashes for v in row)
 
-    first_build = dbt(settings, tmp_path, "build")
+    first_build = dbt(settings, tmp_path, "build", lineage=True)
     assert first_build.returncode == 0, first_build.stdout[-3000:]
+    check_openlineage_events(settings, lineage_dir, config, tables)
 
     # Three days of inserts, updates (some not touching updated_at), soft and hard deletes, a
     # rolled-back transaction and one bulk transaction. Changing tables are cdc: only the rows
@@ -170,9 +178,144 @@ def test_source_to_marts(settings, tmp_path):
     ]
     assert undocumented == []  # every column the warehouse holds is described
 
-    check_docs_site(f"file://{tmp_path / 'target' / 'static_index.html'}", tmp_path / "static")
+    check_column_lineage(settings, tmp_path, catalog)
+
+    static = f"file://{tmp_path / 'target' / 'static_index.html'}"
+    check_docs_site(static, tmp_path / "static", settings.mysql.database)
     with docs_server(settings, tmp_path) as url:
-        check_docs_site(url, tmp_path / "served")
+        check_docs_site(url, tmp_path / "served", settings.mysql.database)
+
+
+def check_openlineage_events(settings, lineage_dir, config, tables):
+    """The first ingest and build sent OpenLineage events: every one valid against the spec's
+    JSON Schemas; each table's extract, curate and load a START then a COMPLETE under the
+    ingest's run; and the datasets chain by name from each MySQL table through the raw and
+    curated zones and staging to the marts."""
+    events = read_events(lineage_dir)
+    problems = [(e["job"]["name"], p) for e in events for p in event_errors(e)]
+    assert problems == []
+    by_job: dict[str, list[dict]] = {}
+    for event in events:
+        by_job.setdefault(event["job"]["name"], []).append(event)
+    for table in tables:
+        for stage in ("extract", "curate", "load"):
+            runs = by_job[f"{config.name}.{table}.{stage}"]
+            assert [e["eventType"] for e in runs] == ["START", "COMPLETE"], (table, stage)
+            assert len({e["run"]["runId"] for e in runs}) == 1
+            assert runs[0]["run"]["facets"]["parent"]["job"]["name"] == f"{config.name}.ingest"
+    assert [e["eventType"] for e in by_job["dbt.build"]] == ["START", "COMPLETE"]
+    edges: dict[tuple, set[tuple]] = {}
+    for event in events:
+        if event["eventType"] == "COMPLETE":
+            for i in event["inputs"]:
+                for o in event["outputs"]:
+                    edges.setdefault((i["namespace"], i["name"]), set()).add(
+                        (o["namespace"], o["name"])
+                    )
+    mysql = (
+        f"mysql://{settings.mysql.host}:{settings.mysql.port}",
+        f"{settings.mysql.database}.sales_orders",
+    )
+    chain, seen, todo = {}, {mysql}, [mysql]
+    while todo:  # breadth first: each dataset reached, with the one it was reached from
+        here = todo.pop(0)
+        for there in sorted(edges.get(here, ())):
+            if there not in seen:
+                seen.add(there)
+                chain[there] = here
+                todo.append(there)
+    pg = f"postgres://{settings.postgres.host}:{settings.postgres.port}"
+    mart = (pg, f"{settings.postgres.database}.analytics_marts.fct_vehicle_sales")
+    assert mart in seen, sorted(seen)
+    path, step = [], mart
+    while step != mysql:
+        path.append(step)
+        step = chain[step]
+    names = [name for _, name in reversed(path)]
+    assert names[0].endswith("/raw/jlr_ops/sales_orders") and names[1].endswith(
+        "/curated/jlr_ops/sales_orders"
+    ), names
+    assert names[2] == f"{settings.postgres.database}.{config.warehouse_schema}.sales_orders"
+    assert names[-1] == mart[1]
+    (curate,) = [e for e in by_job[f"{config.name}.customers.curate"] if e["outputs"]]
+    (email,) = curate["outputs"][0]["facets"]["columnLineage"]["fields"]["email"]["inputFields"]
+    assert email["transformations"][0]["masking"] is True  # hashed on the way
+    assert email["transformations"][0]["description"] == "trimmed, lowercased, hashed"
+
+
+def check_column_lineage(settings, tmp_path, catalog):
+    """`python -m ingestion lineage` traces every column of every mart, and three columns traced
+    by hand come out as they should: a hashed PII column, a currency conversion and an
+    aggregate; each mart column's description in the docs site's manifest gains its lineage."""
+    target = tmp_path / "target"
+    written = subprocess.run(
+        [sys.executable, "-m", "ingestion", "lineage", "--target-path", str(target)],
+        cwd=REPO_ROOT,
+        env={**os.environ, **settings.to_env()},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert written.returncode == 0, written.stderr[-2000:]
+    lineage = json.loads((target / "column_lineage.json").read_text())
+    marts = {
+        key: set(node["columns"])
+        for key, node in catalog["nodes"].items()
+        if key.startswith("model.") and node["metadata"]["schema"].endswith("marts")
+    }
+    assert len(marts) == 11
+    assert {key: set(columns) for key, columns in lineage.items()} == marts
+    assert all(origins for columns in lineage.values() for origins in columns.values())
+    db = settings.mysql.database
+
+    def origins(mart, column):
+        return {
+            (o["origin"], o["source"], o["column"]): o
+            for o in lineage[f"model.jlr_analytics.{mart}"][column]
+        }
+
+    # hashed PII: the MySQL email, trimmed, lowercased and hashed by the curate job
+    email = origins("dim_customer", "email_hash")
+    assert set(email) == {("mysql", f"{db}.customers", "email")}
+    (traced,) = email.values()
+    assert traced["path"] == [
+        "model.jlr_analytics.dim_customer.email_hash",
+        "snapshot.jlr_analytics.snap_customers.email_hash",
+        "model.jlr_analytics.int_customers_pseudonymised.email_hash",
+        "model.jlr_analytics.stg_jlr_ops__customers.email_hash",
+        "source.jlr_analytics.jlr_ops.customers.email",
+        f"mysql.{db}.customers.email",
+    ]
+    assert traced["transforms"][-1]["kinds"] == ["trimmed", "lowercased", "hashed"]
+    assert traced["transforms"][-2]["kinds"] == ["renamed"]  # email -> email_hash in staging
+
+    # currency conversion: the order's net price over the seed's rate of its currency
+    gbp = origins("fct_vehicle_sales", "net_price_gbp")
+    assert set(gbp) == {
+        ("mysql", f"{db}.sales_orders", "net_price"),
+        ("seed", "seed.currency_rates", "units_per_gbp"),
+    }
+    converted = gbp[("mysql", f"{db}.sales_orders", "net_price")]["transforms"][1]
+    assert converted["at"] == "model.jlr_analytics.int_sales_orders_resolved"
+    assert converted["kinds"] == ["cast", "derived"] and "units_per_gbp" in converted["sql"][0]
+    rate = gbp[("seed", "seed.currency_rates", "units_per_gbp")]["transforms"][1]
+    assert "looked up" in rate["kinds"]
+
+    # an aggregate: a month's revenue sums the net prices of the orders not cancelled
+    revenue = origins("dealer_performance_monthly", "revenue_gbp")
+    assert {
+        ("mysql", f"{db}.sales_orders", "net_price"),
+        ("mysql", f"{db}.sales_orders", "status"),
+    } <= set(revenue)
+    summed = revenue[("mysql", f"{db}.sales_orders", "net_price")]["transforms"][0]
+    assert summed["at"] == "model.jlr_analytics.dealer_performance_monthly"
+    assert "aggregated" in summed["kinds"]
+    counted = origins("dealer_performance_monthly", "orders_placed")
+    assert set(counted) == {("mysql", f"{db}.sales_orders", "*")}  # count(*): rows of orders
+
+    manifest = json.loads((target / "manifest.json").read_text())
+    text = manifest["nodes"]["model.jlr_analytics.fct_vehicle_sales"]["columns"]["net_price_gbp"]
+    assert f"`{db}.sales_orders.net_price` (MySQL)" in text["description"]
 
 
 def check_a_full_reload_rebuilds_the_incremental_marts(settings, tmp_path, config, database):
@@ -468,9 +611,7 @@ def check_scoped_key_test_finds_a_key_shared_with_an_unchanged_row(settings, tmp
     test = ["test", "--select", "primary_key_fct_vehicle_sales_order_id"]
     with pg_connect(settings.postgres) as conn:
         conn.execute(f'drop index analytics_marts."{index_name}"')
-        conn.execute(
-            f"insert into {fact} select * from {fact} where order_id = %s", [order_id]
-        )
+        conn.execute(f"insert into {fact} select * from {fact} where order_id = %s", [order_id])
         conn.execute(
             f"update {fact} set _loaded_at = now() where order_id = %s and ctid = "
             f"(select max(ctid) from {fact} where order_id = %s)",
@@ -513,9 +654,10 @@ def docs_server(settings, tmp_path):
         server.wait(timeout=10)
 
 
-def check_docs_site(url: str, shots: Path) -> None:
+def check_docs_site(url: str, shots: Path, mysql_database: str) -> None:
     """Open the docs site in headless Chromium (Debian's, driven by Playwright): a mart's page
-    with its description and columns, then its lineage graph drawn on the canvas."""
+    with its description and columns, a column's lineage back to MySQL in its details, then the
+    model's lineage graph drawn on the canvas."""
     from playwright.sync_api import sync_playwright
 
     shots.mkdir(parents=True, exist_ok=True)
@@ -530,6 +672,14 @@ def check_docs_site(url: str, shots: Path) -> None:
         for column in ("order_id", "dealer_id", "net_price_gbp", "delivery_lead_days"):
             assert column in body
         page.screenshot(path=str(shots / "fct_vehicle_sales.png"))
+        page.click("text=net_price_gbp")  # the column's details: description and lineage
+        origin = f"{mysql_database}.sales_orders.net_price (MySQL)"
+        page.locator("li:visible", has_text=origin).first.wait_for(timeout=10_000)
+        details = page.inner_text("body")
+        assert "Lineage" in details
+        assert "int_sales_orders_resolved.net_price_gbp (cast, derived)" in details
+        assert "currency_rates.units_per_gbp (dbt seed)" in details
+        page.screenshot(path=str(shots / "fct_vehicle_sales-net_price_gbp.png"))
         page.click('a[title="View Lineage Graph"]')
         page.wait_for_selector(".launcher.on canvas", state="attached", timeout=30_000)
         page.wait_for_timeout(1500)  # the graph lays itself out
