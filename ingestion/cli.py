@@ -485,17 +485,14 @@ def cmd_where(args: argparse.Namespace) -> int:
 
 def cmd_lineage(args: argparse.Namespace) -> int:
     """Column lineage of every mart column (after `dbt docs generate`), into the docs site."""
-    from ingestion.lake.manifests import LINEAGE_COLUMNS
     from ingestion.lineage.contract import read_contracts, source_lookup
     from ingestion.lineage.docs import write_lineage
-    from ingestion.warehouse.interface import LOADED_AT
 
     settings = Settings.load()
     configs = [load_source(path) for path in args.source]
     lake = open_lake(settings.lake_uri)
     contracts = read_contracts(lake, configs, settings.mysql.database)
-    pipeline_columns = {c[0] for c in LINEAGE_COLUMNS} | {LOADED_AT}
-    summary = write_lineage(args.target_path, source_lookup(contracts, pipeline_columns))
+    summary = write_lineage(args.target_path, source_lookup(contracts))
     console.print(
         f"lineage: {summary.columns} columns of {summary.marts} marts traced to "
         f"{summary.mysql_columns} MySQL columns -> {summary.path}; the docs site shows each "

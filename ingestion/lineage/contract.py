@@ -12,10 +12,16 @@ from dataclasses import dataclass
 
 from ingestion.contract import rules
 from ingestion.contract.names import warehouse_name
+from ingestion.lake import layout, manifests
+from ingestion.lake.manifests import LINEAGE_COLUMNS, RawManifest
+from ingestion.lake.storage import Lake
+from ingestion.warehouse.interface import LOADED_AT
 
 CURATE = "curate"
 COPIED, RENAMED = "copied", "renamed"
 ROWS = "*"  # a table's rows (what a count(*) reads)
+# the columns the pipeline adds to every staging table (no MySQL origin)
+PIPELINE_COLUMNS = frozenset({c[0] for c in LINEAGE_COLUMNS} | {LOADED_AT})
 # what the contract's rules are called in the lineage
 RULE_KINDS = {
     rules.TRIM: ("trimmed",),
@@ -52,13 +58,32 @@ class TableContract:
     zero_dates: str  # null | reject
 
 
-def contract_column(
-    contract: TableContract, column: str, pipeline_columns: set[str]
-) -> SourceColumn:
+def newest_raw(lake: Lake, source: str, table: str) -> RawManifest | None:
+    keys = layout.raw_manifests(lake, source, table)
+    return manifests.read_raw(lake, keys[-1]) if keys else None
+
+
+def table_contract(
+    config, table: str, raw: RawManifest | None, default_database: str | None = None
+) -> TableContract:
+    """A table's contract: its configuration's rules and, given its raw manifest, the MySQL
+    columns that run recorded."""
+    table_config = config.table(table)
+    return TableContract(
+        database=raw.database if raw else (config.database or default_database),
+        table=table,
+        columns={warehouse_name(c["name"]): c for c in raw.columns} if raw else {},
+        text_rules=table_config.text_rules,
+        source_time_zone=config.connection.source_time_zone,
+        zero_dates=table_config.zero_dates,
+    )
+
+
+def contract_column(contract: TableContract, column: str) -> SourceColumn:
     """A staging column's origin: a MySQL column with the pipeline's hop, or a pipeline column."""
     if column == ROWS:
         return SourceColumn("mysql", f"{contract.database}.{contract.table}", ROWS, (COPIED,))
-    if column in pipeline_columns:
+    if column in PIPELINE_COLUMNS:
         return SourceColumn(
             "pipeline", f"{contract.database}.{contract.table}", column, ("derived",)
         )
@@ -91,31 +116,21 @@ def contract_column(
     )
 
 
-def read_contracts(lake, configs, default_database: str) -> dict[tuple[str, str], TableContract]:
+def read_contracts(
+    lake: Lake, configs, default_database: str
+) -> dict[tuple[str, str], TableContract]:
     """``{(source name, table): contract}`` for every table of the given source configurations,
     with the MySQL columns of its newest committed raw run."""
-    from ingestion.lake import layout, manifests
-
-    contracts = {}
-    for config in configs:
-        for table in config.tables:
-            keys = layout.raw_manifests(lake, config.name, table)
-            raw = manifests.read_raw(lake, keys[-1]) if keys else None
-            table_config = config.table(table)
-            contracts[(config.name, table)] = TableContract(
-                database=raw.database if raw else (config.database or default_database),
-                table=table,
-                columns={warehouse_name(c["name"]): c for c in raw.columns} if raw else {},
-                text_rules=table_config.text_rules,
-                source_time_zone=config.connection.source_time_zone,
-                zero_dates=table_config.zero_dates,
-            )
-    return contracts
+    return {
+        (config.name, table): table_contract(
+            config, table, newest_raw(lake, config.name, table), default_database
+        )
+        for config in configs
+        for table in config.tables
+    }
 
 
-def source_lookup(
-    contracts: dict[tuple[str, str], TableContract], pipeline_columns: set[str]
-) -> SourceLookup:
+def source_lookup(contracts: dict[tuple[str, str], TableContract]) -> SourceLookup:
     """How a dbt source column is traced: through the contract of the ingestion source of the
     same name; a source the pipeline does not extract (its own audit tables) is the pipeline's."""
 
@@ -123,6 +138,6 @@ def source_lookup(
         contract = contracts.get((node["source_name"], node["name"]))
         if contract is None:
             return SourceColumn("pipeline", f"{node['schema']}.{node['name']}", column, (COPIED,))
-        return contract_column(contract, column, pipeline_columns)
+        return contract_column(contract, column)
 
     return lookup

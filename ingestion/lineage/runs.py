@@ -180,11 +180,11 @@ class LineageEmitter:
         return self._client is not None
 
     def start(self, job: str, inputs: Sequence[DatasetRef], *, integration: str = "JLR",
-              job_type: str = "TASK", sql: str | None = None, when: datetime | None = None,
-              run_id: str | None = None) -> RunHandle:  # fmt: skip
+              job_type: str = "TASK", sql: str | None = None,
+              when: datetime | None = None) -> RunHandle:  # fmt: skip
         from openlineage.client.uuid import generate_new_uuid
 
-        handle = RunHandle(job, run_id or str(generate_new_uuid()), list(inputs))
+        handle = RunHandle(job, str(generate_new_uuid()), list(inputs))
         self._emit("START", handle, when, integration=integration, job_type=job_type, sql=sql)
         return handle
 

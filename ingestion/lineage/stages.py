@@ -16,9 +16,9 @@ from ingestion.config.settings import Endpoint, Settings
 from ingestion.config.source import SourceConfig
 from ingestion.contract.names import warehouse_name
 from ingestion.lake import layout, manifests
-from ingestion.lake.manifests import LINEAGE_COLUMNS, CuratedManifest, RawManifest
+from ingestion.lake.manifests import CuratedManifest, RawManifest
 from ingestion.lake.storage import Lake
-from ingestion.lineage.contract import TableContract, contract_column
+from ingestion.lineage.contract import contract_column, newest_raw, table_contract
 from ingestion.lineage.runs import (
     DatasetRef,
     InputColumn,
@@ -28,18 +28,10 @@ from ingestion.lineage.runs import (
     mysql_dataset,
     warehouse_dataset,
 )
-from ingestion.warehouse.interface import LOADED_AT
-
-PIPELINE_COLUMNS = {c[0] for c in LINEAGE_COLUMNS} | {LOADED_AT}
 
 
 def job_name(source: str, table: str, stage: str) -> str:
     return f"{source}.{table}.{stage}"
-
-
-def newest_raw(lake: Lake, source: str, table: str) -> RawManifest | None:
-    keys = layout.raw_manifests(lake, source, table)
-    return manifests.read_raw(lake, keys[-1]) if keys else None
 
 
 def newest_curated(lake: Lake, source: str, table: str) -> CuratedManifest | None:
@@ -87,18 +79,10 @@ def curated_dataset(
         return dataset
     dataset.fields = [(c["name"], c["spark"]) for c in curated.columns]
     if raw is not None and upstream is not None:
-        table_config = config.table(table)
-        contract = TableContract(
-            database=raw.database,
-            table=table,
-            columns={warehouse_name(c["name"]): c for c in raw.columns},
-            text_rules=table_config.text_rules,
-            source_time_zone=config.connection.source_time_zone,
-            zero_dates=table_config.zero_dates,
-        )
+        contract = table_contract(config, table, raw)
         for name, _ in dataset.fields:
             if name in contract.columns:
-                found = contract_column(contract, name, PIPELINE_COLUMNS)
+                found = contract_column(contract, name)
                 dataset.columns[name] = [
                     InputColumn(upstream.namespace, upstream.name, found.column, found.kinds)
                 ]

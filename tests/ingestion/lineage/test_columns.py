@@ -96,15 +96,15 @@ def test_the_curate_contract_says_what_happened_before_staging():
     pii = contract(
         text_rules=TextRules(email_columns=["email"], pii_columns=["email"]), zone="Europe/London"
     )
-    email = contract_column(pii, "email", {"_loaded_at"})
+    email = contract_column(pii, "email")
     assert (email.origin, email.source, email.column) == ("mysql", "shop.people", "email")
     assert email.kinds == ("trimmed", "lowercased", "hashed")
-    assert contract_column(pii, "seen_at", set()).kinds == ("moved to UTC", "zero dates made NULL")
-    assert contract_column(pii, "born", set()).kinds == ("zero dates made NULL",)
-    assert contract_column(contract(zero_dates="reject"), "born", set()).kinds == ("copied",)
-    odd = contract_column(pii, "ship_to", set())
+    assert contract_column(pii, "seen_at").kinds == ("moved to UTC", "zero dates made NULL")
+    assert contract_column(pii, "born").kinds == ("zero dates made NULL",)
+    assert contract_column(contract(zero_dates="reject"), "born").kinds == ("copied",)
+    odd = contract_column(pii, "ship_to")
     assert (odd.column, odd.kinds) == ("Ship-To", ("renamed",))  # MySQL's own spelling
-    assert contract_column(pii, "_loaded_at", {"_loaded_at"}).origin == "pipeline"
+    assert contract_column(pii, "_loaded_at").origin == "pipeline"
 
 
 def node(kind, name, schema, sql=None, **extra):
@@ -164,7 +164,7 @@ def test_a_mart_column_is_traced_to_mysql_through_every_model():
         },
     }
     pii = contract(text_rules=TextRules(email_columns=["email"], pii_columns=["email"]))
-    lookup = source_lookup({("shop", "people"): pii}, {"_loaded_at"})
+    lookup = source_lookup({("shop", "people"): pii})
     marts = LineageGraph(manifest, catalog, lookup).marts()
     assert set(marts) == {"model.p.dim_person"}
     (email,) = marts["model.p.dim_person"]["email_hash"]
